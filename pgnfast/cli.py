@@ -1,0 +1,62 @@
+"""`pgnfast <command>`: the command-line entry point.
+
+Each command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`;
+only the chosen command's module is imported, so `pgnfast --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help)
+COMMANDS = {
+    "demo": ("pgnfast.demo", "run the whole pipeline in miniature on the embedded default design"),
+    "neighbors": ("pgnfast.neighbors.cli", "build a neighbor list for an extxyz file and time it"),
+    "label": ("pgnfast.data.cli", "label configurations with the PGN classical DFT"),
+    "train": ("pgnfast.train.cli", "train a NequIP model from a YAML config"),
+    "study": ("pgnfast.train.study_cli", "hyperparameter study over r_max, l_max, num_layers"),
+    "mc": ("pgnfast.mc.cli", "parallel-tempering Monte Carlo from a YAML config"),
+}
+
+
+def _available_commands() -> dict[str, tuple[str, str]]:
+    found = {}
+    for name, (module, help_text) in COMMANDS.items():
+        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+            continue
+        try:
+            if importlib.util.find_spec(module) is None:
+                continue
+        except ModuleNotFoundError:
+            continue
+        found[name] = (module, help_text)
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    commands = _available_commands()
+    parser = argparse.ArgumentParser(prog="pgnfast", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module, help_text) in commands.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(p)
+    args = parser.parse_args(argv)
+    if args.version:
+        from pgnfast import __version__
+
+        print(__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 1
+    return int(importlib.import_module(commands[args.command][0]).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
