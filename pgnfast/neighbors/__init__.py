@@ -6,7 +6,8 @@ closer than the cutoff, as a :class:`NeighborList` with the convention
 """
 
 from ._common import NeighborList, NeighborListError
-from .api import available_backends, neighbor_list
+from .api import available_backends, neighbor_list, set_num_threads
+from .op import neighbor_pairs
 from .verlet import VerletList
 
 __all__ = [
@@ -15,4 +16,6 @@ __all__ = [
     "VerletList",
     "available_backends",
     "neighbor_list",
+    "neighbor_pairs",
+    "set_num_threads",
 ]

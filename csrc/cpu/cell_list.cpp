@@ -1,0 +1,344 @@
+// OpenMP cell-list neighbor search (contract in csrc/include/pgnfast/cell_list.hpp).
+//
+// Particles are binned into a grid of cells about cutoff / cells_per_cutoff wide (measured
+// between faces, so triclinic cells are handled), sorted by cell, and every cell scans a
+// stencil of neighbouring cells; a stencil entry that leaves the grid along a periodic
+// direction wraps around and carries the integer image it crossed, so any number of images
+// (cutoff larger than the box) is found. Threads fill private buffers; pairs are then copied
+// into their final place, sorted by i, so the output does not depend on the thread count.
+#include "pgnfast/cell_list.hpp"
+
+#include <omp.h>
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace pgnfast {
+
+void* allocate_large(size_t bytes) {
+  constexpr size_t huge = size_t(2) << 20;
+  void* p = nullptr;
+  if (bytes >= 2 * huge) {
+    if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge) != 0) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
+#endif
+  } else {
+    p = std::malloc(bytes);
+    if (!p) throw std::bad_alloc();
+  }
+  return p;
+}
+
+void free_large(void* p) noexcept { std::free(p); }
+
+namespace {
+
+// A growable array of trivially copyable entries backed by allocate_large.
+template <typename T>
+class PairBuffer {
+ public:
+  void reserve(size_t capacity) {
+    if (capacity <= capacity_) return;
+    LargeArray<T> grown = make_large<T>(capacity);
+    if (size_) std::memcpy(grown.get(), data_.get(), size_ * sizeof(T));
+    data_ = std::move(grown);
+    capacity_ = capacity;
+  }
+  void push_back(const T& value) {
+    if (size_ == capacity_) reserve(capacity_ ? 2 * capacity_ : 1024);
+    data_[size_++] = value;
+  }
+  size_t size() const { return size_; }
+  const T* data() const { return data_.get(); }
+
+ private:
+  LargeArray<T> data_;
+  size_t size_ = 0, capacity_ = 0;
+};
+
+void invert3(const double* m, double* inv) {
+  const double det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) +
+                     m[2] * (m[3] * m[7] - m[4] * m[6]);
+  if (det == 0.0 || !std::isfinite(det)) throw std::invalid_argument("search basis is singular");
+  const double s = 1.0 / det;
+  inv[0] = (m[4] * m[8] - m[5] * m[7]) * s;
+  inv[1] = (m[2] * m[7] - m[1] * m[8]) * s;
+  inv[2] = (m[1] * m[5] - m[2] * m[4]) * s;
+  inv[3] = (m[5] * m[6] - m[3] * m[8]) * s;
+  inv[4] = (m[0] * m[8] - m[2] * m[6]) * s;
+  inv[5] = (m[2] * m[3] - m[0] * m[5]) * s;
+  inv[6] = (m[3] * m[7] - m[4] * m[6]) * s;
+  inv[7] = (m[1] * m[6] - m[0] * m[7]) * s;
+  inv[8] = (m[0] * m[4] - m[1] * m[3]) * s;
+}
+
+inline int64_t floor_div(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+// First non-zero component positive: the half-list rule for a particle and its own image.
+inline bool positive_shift(int32_t sx, int32_t sy, int32_t sz) {
+  if (sx != 0) return sx > 0;
+  if (sy != 0) return sy > 0;
+  return sz > 0;
+}
+
+struct StencilEntry {
+  int64_t cell;
+  int32_t image[3];
+  double offset[3];  // image @ cell
+};
+
+}  // namespace
+
+void cell_list_pairs(const double* positions, int64_t n, const double* cell, const double* basis,
+                     const bool periodic[3], const CellListOptions& options,
+                     CellListResult& result) {
+  const double cutoff = options.cutoff;
+  if (!(cutoff > 0.0) || !std::isfinite(cutoff)) throw std::invalid_argument("cutoff must be > 0");
+  result = CellListResult{};
+  result.i = make_large<int64_t>(0);
+  result.j = make_large<int64_t>(0);
+  result.shifts = make_large<int32_t>(0);
+  result.vectors = make_large<double>(0);
+  result.distances = make_large<double>(0);
+  if (n == 0) return;
+
+  double inverse[9];
+  invert3(basis, inverse);
+
+  // fractional coordinates, wrapped along periodic directions
+  std::vector<double> frac(3 * n);
+  std::vector<int32_t> image(3 * n);
+  std::vector<double> wrapped(3 * n);
+  double lower[3] = {0, 0, 0}, upper[3] = {1, 1, 1};
+  for (int d = 0; d < 3; ++d) {
+    if (!periodic[d]) {
+      lower[d] = INFINITY;
+      upper[d] = -INFINITY;
+    }
+  }
+  for (int64_t p = 0; p < n; ++p) {
+    const double* r = positions + 3 * p;
+    int32_t s[3] = {0, 0, 0};
+    for (int d = 0; d < 3; ++d) {
+      double f = r[0] * inverse[0 * 3 + d] + r[1] * inverse[1 * 3 + d] + r[2] * inverse[2 * 3 + d];
+      if (periodic[d]) {
+        const double fl = std::floor(f);
+        s[d] = static_cast<int32_t>(fl);
+        f -= fl;
+        if (f >= 1.0) f = 0.0;  // f was a hair below an integer
+      } else {
+        lower[d] = std::min(lower[d], f);
+        upper[d] = std::max(upper[d], f);
+      }
+      frac[3 * p + d] = f;
+      image[3 * p + d] = s[d];
+    }
+    for (int c = 0; c < 3; ++c) {
+      wrapped[3 * p + c] = r[c] - (s[0] * cell[0 * 3 + c] + s[1] * cell[1 * 3 + c] +
+                                   s[2] * cell[2 * 3 + c]);
+    }
+  }
+
+  // grid: cells at least cutoff / cells_per_cutoff wide, between faces
+  double width[3];
+  int64_t n_cells[3];
+  int64_t n_search[3];
+  for (int d = 0; d < 3; ++d) {
+    if (periodic[d]) {
+      const double norm = std::sqrt(inverse[0 * 3 + d] * inverse[0 * 3 + d] +
+                                    inverse[1 * 3 + d] * inverse[1 * 3 + d] +
+                                    inverse[2 * 3 + d] * inverse[2 * 3 + d]);
+      width[d] = 1.0 / norm;
+    } else {
+      width[d] = upper[d] - lower[d];  // free rows of the basis are unit vectors
+    }
+    const double cells = std::floor(width[d] * options.cells_per_cutoff / cutoff);
+    n_cells[d] = std::max<int64_t>(1, static_cast<int64_t>(std::min(cells, 1e6)));
+  }
+  const int64_t max_cells =
+      options.max_cells > 0 ? options.max_cells : std::max<int64_t>(64, 2 * n);
+  double total = static_cast<double>(n_cells[0]) * n_cells[1] * n_cells[2];
+  if (total > max_cells) {
+    const double scale = std::cbrt(max_cells / total);
+    for (int d = 0; d < 3; ++d)
+      n_cells[d] = std::max<int64_t>(1, static_cast<int64_t>(n_cells[d] * scale));
+  }
+  for (int d = 0; d < 3; ++d) {
+    n_search[d] = width[d] > 0 ? static_cast<int64_t>(std::ceil(cutoff * n_cells[d] / width[d]))
+                               : 0;
+    if (!periodic[d]) n_search[d] = std::min(n_search[d], n_cells[d] - 1);
+    n_search[d] = std::max<int64_t>(n_search[d], periodic[d] ? 1 : 0);
+  }
+  const int64_t n_total = n_cells[0] * n_cells[1] * n_cells[2];
+
+  // counting sort of particles by cell
+  std::vector<int64_t> bin(3 * n);
+  std::vector<int64_t> cell_of(n);
+  std::vector<int64_t> cell_start(n_total + 1, 0);
+  for (int64_t p = 0; p < n; ++p) {
+    int64_t b[3];
+    for (int d = 0; d < 3; ++d) {
+      double f = frac[3 * p + d];
+      if (!periodic[d]) f = width[d] > 0 ? (f - lower[d]) / width[d] : 0.0;
+      b[d] = std::min<int64_t>(n_cells[d] - 1, std::max<int64_t>(0, (int64_t)(f * n_cells[d])));
+      bin[3 * p + d] = b[d];
+    }
+    cell_of[p] = (b[0] * n_cells[1] + b[1]) * n_cells[2] + b[2];
+    cell_start[cell_of[p] + 1]++;
+  }
+  for (int64_t c = 0; c < n_total; ++c) cell_start[c + 1] += cell_start[c];
+  std::vector<int64_t> sorted_index(n);
+  std::vector<double> sorted_pos(3 * n);
+  {
+    std::vector<int64_t> fill(cell_start.begin(), cell_start.end() - 1);
+    for (int64_t p = 0; p < n; ++p) {
+      const int64_t slot = fill[cell_of[p]]++;
+      sorted_index[slot] = p;
+      for (int c = 0; c < 3; ++c) sorted_pos[3 * slot + c] = wrapped[3 * p + c];
+    }
+  }
+
+  const double cutoff2 = cutoff * cutoff;
+  const bool half = options.half;
+  const bool self_interaction = options.self_interaction;
+  const int threads = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
+
+  // per particle: which thread buffer holds its pairs, where, how many
+  std::vector<int32_t> owner(n);
+  std::vector<int64_t> start(n), count(n);
+  std::vector<PairBuffer<PairEntry>> buffers(threads);
+
+#pragma omp parallel num_threads(threads)
+  {
+    const int tid = omp_get_thread_num();
+    PairBuffer<PairEntry>& buf = buffers[tid];
+    buf.reserve(static_cast<size_t>(n / threads + 1) * 16);
+    std::vector<StencilEntry> stencil;
+    const int64_t sx = n_search[0], sy = n_search[1], sz = n_search[2];
+    stencil.reserve((2 * sx + 1) * (2 * sy + 1) * (2 * sz + 1));
+
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t home = 0; home < n_total; ++home) {
+      const int64_t first = cell_start[home], last = cell_start[home + 1];
+      if (first == last) continue;
+      const int64_t h[3] = {home / (n_cells[2] * n_cells[1]), (home / n_cells[2]) % n_cells[1],
+                            home % n_cells[2]};
+      stencil.clear();
+      for (int64_t dx = -sx; dx <= sx; ++dx) {
+        for (int64_t dy = -sy; dy <= sy; ++dy) {
+          for (int64_t dz = -sz; dz <= sz; ++dz) {
+            const int64_t delta[3] = {dx, dy, dz};
+            int64_t c[3];
+            StencilEntry e;
+            bool inside = true;
+            for (int d = 0; d < 3; ++d) {
+              const int64_t raw = h[d] + delta[d];
+              if (periodic[d]) {
+                const int64_t q = floor_div(raw, n_cells[d]);
+                c[d] = raw - q * n_cells[d];
+                e.image[d] = static_cast<int32_t>(q);
+              } else {
+                if (raw < 0 || raw >= n_cells[d]) inside = false;
+                c[d] = raw;
+                e.image[d] = 0;
+              }
+            }
+            if (!inside) continue;
+            e.cell = (c[0] * n_cells[1] + c[1]) * n_cells[2] + c[2];
+            if (cell_start[e.cell] == cell_start[e.cell + 1]) continue;
+            for (int k = 0; k < 3; ++k)
+              e.offset[k] = e.image[0] * cell[0 * 3 + k] + e.image[1] * cell[1 * 3 + k] +
+                            e.image[2] * cell[2 * 3 + k];
+            stencil.push_back(e);
+          }
+        }
+      }
+      for (int64_t a = first; a < last; ++a) {
+        const int64_t i = sorted_index[a];
+        const double xi = sorted_pos[3 * a], yi = sorted_pos[3 * a + 1], zi = sorted_pos[3 * a + 2];
+        const int32_t* si = &image[3 * i];
+        owner[i] = tid;
+        start[i] = static_cast<int64_t>(buf.size());
+        for (const StencilEntry& e : stencil) {
+          const double ox = e.offset[0] - xi, oy = e.offset[1] - yi, oz = e.offset[2] - zi;
+          const int64_t b_end = cell_start[e.cell + 1];
+          for (int64_t b = cell_start[e.cell]; b < b_end; ++b) {
+            const double vx = sorted_pos[3 * b] + ox;
+            const double vy = sorted_pos[3 * b + 1] + oy;
+            const double vz = sorted_pos[3 * b + 2] + oz;
+            if (vx * vx + vy * vy + vz * vz >= cutoff2) continue;
+            const int64_t j = sorted_index[b];
+            if (half && j < i) continue;
+            const int32_t* sj = &image[3 * j];
+            PairEntry entry;
+            entry.j = j;
+            entry.shift[0] = e.image[0] + si[0] - sj[0];
+            entry.shift[1] = e.image[1] + si[1] - sj[1];
+            entry.shift[2] = e.image[2] + si[2] - sj[2];
+            if (j == i) {
+              const bool zero = entry.shift[0] == 0 && entry.shift[1] == 0 && entry.shift[2] == 0;
+              if (zero ? !self_interaction
+                       : (half && !positive_shift(entry.shift[0], entry.shift[1],
+                                                  entry.shift[2])))
+                continue;
+            }
+            buf.push_back(entry);
+          }
+        }
+        count[i] = static_cast<int64_t>(buf.size()) - start[i];
+      }
+    }
+  }
+
+  // pairs sorted by i: exclusive prefix sum of counts, then parallel copies that also
+  // compute the vectors from the caller's positions
+  std::vector<int64_t> offset(n + 1, 0);
+  for (int64_t p = 0; p < n; ++p) offset[p + 1] = offset[p] + count[p];
+  const int64_t total_pairs = offset[n];
+  result.pairs = total_pairs;
+  result.i = make_large<int64_t>(total_pairs);
+  result.j = make_large<int64_t>(total_pairs);
+  result.shifts = make_large<int32_t>(3 * total_pairs);
+  result.vectors = make_large<double>(3 * total_pairs);
+  result.distances = make_large<double>(total_pairs);
+  int64_t* out_i = result.i.get();
+  int64_t* out_j = result.j.get();
+  int32_t* out_s = result.shifts.get();
+  double* out_v = result.vectors.get();
+  double* out_d = result.distances.get();
+#pragma omp parallel for schedule(static, 256) num_threads(threads)
+  for (int64_t p = 0; p < n; ++p) {
+    const PairEntry* src = buffers[owner[p]].data() + start[p];
+    const int64_t dst = offset[p], m = count[p];
+    const double* ri = positions + 3 * p;
+    for (int64_t k = 0; k < m; ++k) {
+      const PairEntry& e = src[k];
+      const double* rj = positions + 3 * e.j;
+      double v[3];
+      for (int c = 0; c < 3; ++c)
+        v[c] = rj[c] - ri[c] + (e.shift[0] * cell[c] + e.shift[1] * cell[3 + c] +
+                                e.shift[2] * cell[6 + c]);
+      const int64_t q = dst + k;
+      out_i[q] = p;
+      out_j[q] = e.j;
+      out_s[3 * q] = e.shift[0];
+      out_s[3 * q + 1] = e.shift[1];
+      out_s[3 * q + 2] = e.shift[2];
+      out_v[3 * q] = v[0];
+      out_v[3 * q + 1] = v[1];
+      out_v[3 * q + 2] = v[2];
+      out_d[q] = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    }
+  }
+}
+
+}  // namespace pgnfast

@@ -1,0 +1,79 @@
+// pgnfast cell-list neighbor search: the kernel contract shared by the CPU and CUDA code.
+//
+// Convention: for a pair k, vectors[k] = positions[j[k]] - positions[i[k]] + shifts[k] @ cell,
+// where cell rows are the box vectors (nm) and shifts are integers. Every periodic image
+// within the cutoff is listed, so cutoffs larger than the box work. Pairs come out sorted by
+// i. Half lists keep i < j, or i == j with a positive shift (first non-zero component > 0).
+//
+// This header is torch-free and binding-free.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace pgnfast {
+
+// Binning of particles: a basis whose periodic rows are the cell's and whose free rows are
+// orthonormal (see pgnfast/neighbors/_common.py::search_basis), the fractional coordinates of
+// every particle in that basis (wrapped into [0, 1) along periodic directions, scaled into
+// [0, 1] by the particles' extent along free directions), and the grid of cells.
+struct CellGrid {
+  double inverse_basis[3][3];  // frac = r @ inverse_basis
+  double lower[3];             // free directions: frac = (proj - lower) / extent
+  double extent[3];
+  int32_t n_cells[3];
+  int32_t n_search[3];         // neighbouring cells to visit on each side, per direction
+  bool periodic[3];
+};
+
+// One found pair as kept between the search and the final copy.
+struct PairEntry {
+  int64_t j;
+  int32_t shift[3];
+};
+
+struct CellListOptions {
+  double cutoff = 0.0;
+  bool half = false;
+  bool self_interaction = false;
+  int num_threads = 0;            // 0: OpenMP default
+  double cells_per_cutoff = 1.0;  // cell edge ~ cutoff / cells_per_cutoff
+  int64_t max_cells = 0;          // 0: automatic
+};
+
+// Large arrays come from huge pages when the OS offers them (transparent huge pages in
+// madvise mode): filling fresh memory is dominated by page faults otherwise.
+void* allocate_large(size_t bytes);
+void free_large(void* p) noexcept;
+
+struct LargeDeleter {
+  void operator()(void* p) const noexcept { free_large(p); }
+};
+template <typename T>
+using LargeArray = std::unique_ptr<T[], LargeDeleter>;
+
+template <typename T>
+LargeArray<T> make_large(size_t count) {
+  return LargeArray<T>(static_cast<T*>(allocate_large(count * sizeof(T) + 1)));
+}
+
+// Output arrays (uninitialised heap arrays, so no time is spent zeroing them); ownership
+// can be released to a binding. vectors are recomputed from the caller's positions so they
+// follow the convention exactly: positions[j] - positions[i] + shifts @ cell.
+struct CellListResult {
+  int64_t pairs = 0;
+  LargeArray<int64_t> i, j;
+  LargeArray<int32_t> shifts;     // (pairs, 3)
+  LargeArray<double> vectors;     // (pairs, 3)
+  LargeArray<double> distances;   // (pairs,)
+};
+
+// positions: (n, 3) row-major float64; cell, basis: (3, 3) row-major float64 (basis rows =
+// cell rows along periodic directions, orthonormal complement along free ones).
+void cell_list_pairs(const double* positions, int64_t n, const double* cell, const double* basis,
+                     const bool periodic[3], const CellListOptions& options,
+                     CellListResult& result);
+
+}  // namespace pgnfast
