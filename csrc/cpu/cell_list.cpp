@@ -210,7 +210,9 @@ void cell_list_pairs(const double* positions, int64_t n, const double* cell, con
   const double cutoff2 = cutoff * cutoff;
   const bool half = options.half;
   const bool self_interaction = options.self_interaction;
-  const int threads = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
+  // small systems are latency-bound: a thread per few thousand particles at most
+  const int requested = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
+  const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(requested, n / 4096)));
 
   // per particle: which thread buffer holds its pairs, where, how many
   std::vector<int32_t> owner(n);
