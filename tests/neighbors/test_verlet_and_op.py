@@ -1,6 +1,5 @@
 """VerletList against fresh builds, and the torch custom op (opcheck, torch.compile)."""
 
-import numpy as np
 import pytest
 import torch
 
