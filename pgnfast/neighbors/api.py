@@ -65,8 +65,6 @@ def _resolve_backend(backend: str, device: str) -> str:
         raise NeighborListError("backend 'cuda' needs CUDA tensors; got CPU input")
     if backend == "cpu" and not on_cpu:
         raise NeighborListError(f"backend 'cpu' needs CPU input; got tensors on {device}")
-    if backend == "triton" and on_cpu and _triton_usable():
-        return "triton"  # runs under TRITON_INTERPRET=1 (slow, for tests)
     if backend not in usable:
         warnings.warn(
             f"neighbor-list backend {backend!r} is not available here; using {usable[0]!r}",

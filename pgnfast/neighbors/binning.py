@@ -33,7 +33,10 @@ class Bins:
 
 def bin_particles(geometry: Geometry, max_cells: int | None = None) -> Bins:
     """Bin the particles of a validated geometry on their device."""
-    positions = geometry.positions.detach().to(torch.float64)
+    if geometry.positions_np is not None:  # CPU input (numpy or torch), e.g. interpreted Triton
+        positions = torch.from_numpy(geometry.positions_np)
+    else:
+        positions = geometry.positions.detach().to(torch.float64)
     device = positions.device
     n = positions.shape[0]
     pbc = geometry.pbc

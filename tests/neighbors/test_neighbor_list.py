@@ -207,3 +207,33 @@ def test_mismatched_kinds_and_unknown_backend():
         pgnfast.neighbor_list(np.zeros((2, 3)), np.eye(3), 1.0, backend="gpu9000")
     with pytest.raises(NeighborListError, match="CUDA tensors"):
         pgnfast.neighbor_list(np.zeros((2, 3)), np.eye(3), 1.0, backend="cuda")
+
+
+def test_missing_backend_falls_back_with_a_warning(monkeypatch, rng):
+    from pgnfast.neighbors import api
+
+    monkeypatch.setattr(api, "_extension", lambda name: None)
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    assert api.available_backends("cpu") == ["reference"]
+    cell = random_cell(rng, 4.0, 0.2)
+    positions = rng.uniform(0, 1, (12, 3)) @ cell
+    for backend in ("cpu", "triton"):
+        with pytest.warns(RuntimeWarning, match=f"{backend!r} is not available"):
+            nl = pgnfast.neighbor_list(positions, cell, 1.5, backend=backend)
+        assert_same_pairs(nl, pgnfast.neighbor_list(positions, cell, 1.5, backend="reference"))
+
+
+def test_cli_reports_pairs(tmp_path, capsys, rng):
+    import json
+
+    from pgnfast.cli import main
+
+    cell = random_cell(rng, 5.0, 0.2)
+    atoms = ase.Atoms(positions=rng.uniform(0, 1, (30, 3)) @ cell, cell=cell, pbc=True)
+    path = tmp_path / "frame.extxyz"
+    atoms.write(path)
+    assert main(["neighbors", str(path), "--cutoff", "1.5"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])
+    assert report["particles"] == 30
+    assert report["pairs"] == len(ase_pairs(atoms.positions, cell, 1.5, True).i)
