@@ -1,0 +1,17 @@
+"""Potentials for the Monte Carlo engine: the protocol and analytic test potentials.
+
+``pgnfast.Potential`` (the NequIP model) and ``pgnfast.dft.Functional`` follow the same
+protocol (see :mod:`pgnfast.potentials.base`); the classes here are exact, cheap references.
+"""
+
+from .base import PotentialBase, PotentialProtocol
+from .pair import CoreRepulsion, Harmonic, LennardJones, PairPotential
+
+__all__ = [
+    "CoreRepulsion",
+    "Harmonic",
+    "LennardJones",
+    "PairPotential",
+    "PotentialBase",
+    "PotentialProtocol",
+]

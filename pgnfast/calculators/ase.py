@@ -1,0 +1,67 @@
+"""ASE calculator for pgnfast models. Units are pgnfast's: Atoms positions and cell are read as
+nm, energies are kT, forces kT/nm and stress kT/nm^3 (the units of the labeled extxyz files)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+
+from ..nn.graph import build_graph
+
+
+class PGNCalculator(Calculator):
+    """ASE calculator backed by a NequIP model (a module or a path to a model file).
+
+    Particle types come from ``atoms.arrays["types"]`` if present, else from the chemical
+    symbols looked up in the model's type_names, else all type 0. Per-particle design
+    scalars come from ``atoms.arrays["descriptors"]`` for models that take them. stress is
+    ASE's Voigt order (xx, yy, zz, yz, xz, xy), only for fully periodic cells.
+    """
+
+    implemented_properties = ["energy", "energies", "forces", "stress", "free_energy"]
+
+    def __init__(self, model_or_path, *, neighbor_backend: str = "auto", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(model_or_path, torch.nn.Module):
+            model = model_or_path
+        else:
+            from ..nn.io import load_model
+
+            model = load_model(model_or_path)
+        self.model = model.eval()
+        self.neighbor_backend = neighbor_backend
+
+    def _types(self, atoms) -> np.ndarray:
+        if "types" in atoms.arrays:
+            return np.asarray(atoms.arrays["types"], np.int64)
+        symbols = atoms.get_chemical_symbols()
+        names = self.model.type_names
+        if all(s in names for s in symbols):
+            return np.array([names.index(s) for s in symbols], np.int64)
+        return np.zeros(len(atoms), np.int64)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        pbc = tuple(bool(p) for p in atoms.pbc)
+        cell = np.asarray(atoms.cell[:], np.float64)
+        descriptors = atoms.arrays.get("descriptors") if self.model.node_descriptors else None
+        device = self.model.energy_scale.device
+        graph = build_graph([(atoms.positions, cell, self._types(atoms), pbc, descriptors)],
+                            self.model.r_max, dtype=self.model.dtype, device=device,
+                            neighbor_backend=self.neighbor_backend)
+        want_stress = "stress" in properties and all(pbc)
+        out = self.model(graph, compute_forces=True, compute_stress=want_stress,
+                         create_graph=False)
+        energy = float(out["energy"][0])
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": out["energies"].detach().cpu().double().numpy(),
+            "forces": out["forces"].detach().cpu().double().numpy(),
+        }
+        if want_stress:
+            s = out["stress"][0].detach().cpu().double().numpy()
+            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2],
+                                               s[1, 2], s[0, 2], s[0, 1]])

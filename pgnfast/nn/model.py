@@ -1,0 +1,206 @@
+"""The NequIP model (Batzner et al. 2022), built the way the `nequip` package builds it."""
+
+from __future__ import annotations
+
+import torch
+from e3nn import o3
+
+from ..ops import BACKENDS
+from .graph import Graph
+from .layers import BesselBasis, ConvLayer, PolynomialCutoff
+
+UNITS = {"length": "nm", "energy": "kT", "forces": "kT/nm", "stress": "kT/nm^3"}
+
+
+def hidden_irreps(num_features: int, l_max: int, parity: bool) -> o3.Irreps:
+    """num_features copies of every l <= l_max: both parities if parity, else p = (-1)^l."""
+    return o3.Irreps([
+        (num_features, (l, p))
+        for l in range(l_max + 1)
+        for p in ((1, -1) if parity else ((-1) ** l,))
+    ])
+
+
+class NequIP(torch.nn.Module):
+    """E(3)-equivariant message-passing potential; per-particle energies (kT) summed.
+
+    type one-hot (+ node_descriptors design scalars) -> linear type embedding ->
+    num_layers x [interaction block (linear, tp_conv with spherical harmonics up to l_max
+    weighted per path by a radial MLP on a trainable Bessel basis with a polynomial cutoff,
+    / sqrt(avg_num_neighbors), linear, self-connection) + gate] -> linear readout ->
+    per-type scale and shift. The last layer keeps only scalars; the first has no
+    self-connection (isolated-particle limit), as in nequip. r_max in nm.
+    """
+
+    def __init__(self, *, r_max: float, num_layers: int = 4, l_max: int = 1,
+                 parity: bool = True, num_features: int = 32, num_bessel: int = 8,
+                 polynomial_cutoff_p: int = 6, radial_mlp_depth: int = 1,
+                 radial_mlp_width: int = 128, avg_num_neighbors: float | None = None,
+                 num_types: int = 1, type_names=None, node_descriptors: int = 0,
+                 backend: str = "auto"):
+        super().__init__()
+        # build in float64 so e3nn's Clebsch-Gordan constants are exact to double precision,
+        # then cast to the default dtype (call .double() / .to(torch.float64) for float64)
+        target_dtype = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)
+        try:
+            self._build(r_max, num_layers, l_max, parity, num_features, num_bessel,
+                        polynomial_cutoff_p, radial_mlp_depth, radial_mlp_width,
+                        avg_num_neighbors, num_types, type_names, node_descriptors, backend)
+        finally:
+            torch.set_default_dtype(target_dtype)
+        self.to(target_dtype)
+
+    def _build(self, r_max, num_layers, l_max, parity, num_features, num_bessel,
+               polynomial_cutoff_p, radial_mlp_depth, radial_mlp_width, avg_num_neighbors,
+               num_types, type_names, node_descriptors, backend):
+        if num_layers < 1:
+            raise ValueError("num_layers must be at least 1")
+        if type_names is None:
+            type_names = [f"type{t}" for t in range(num_types)]
+        if len(type_names) != num_types:
+            raise ValueError(f"{len(type_names)} type_names for num_types={num_types}")
+        self.hyperparameters = dict(
+            r_max=float(r_max), num_layers=int(num_layers), l_max=int(l_max),
+            parity=bool(parity), num_features=int(num_features), num_bessel=int(num_bessel),
+            polynomial_cutoff_p=int(polynomial_cutoff_p),
+            radial_mlp_depth=int(radial_mlp_depth), radial_mlp_width=int(radial_mlp_width),
+            avg_num_neighbors=None if avg_num_neighbors is None else float(avg_num_neighbors),
+            num_types=int(num_types), type_names=list(type_names),
+            node_descriptors=int(node_descriptors), backend=backend,
+        )
+        self.r_max, self.num_layers = float(r_max), int(num_layers)
+        self.num_types, self.node_descriptors = int(num_types), int(node_descriptors)
+        self.type_names = list(type_names)
+
+        self.irreps_sh = o3.Irreps.spherical_harmonics(l_max)
+        self.spherical_harmonics = o3.SphericalHarmonics(
+            self.irreps_sh, normalize=True, normalization="component")
+        self.bessel = BesselBasis(r_max, num_bessel, trainable=True)
+        self.cutoff = PolynomialCutoff(r_max, polynomial_cutoff_p)
+
+        irreps_attrs = o3.Irreps(f"{num_types + node_descriptors}x0e")
+        self.type_embedding = o3.Linear(irreps_attrs, o3.Irreps(f"{num_features}x0e"))
+        hidden = hidden_irreps(num_features, l_max, parity)
+        irreps = o3.Irreps(f"{num_features}x0e")
+        layers = []
+        for index in range(num_layers):
+            target = hidden if index < num_layers - 1 else o3.Irreps(f"{num_features}x0e")
+            layer = ConvLayer(
+                irreps, target, self.irreps_sh, irreps_attrs, num_basis=num_bessel,
+                radial_mlp_depth=radial_mlp_depth, radial_mlp_width=radial_mlp_width,
+                avg_num_neighbors=avg_num_neighbors, use_self_connection=index > 0,
+                backend=backend,
+            )
+            layers.append(layer)
+            irreps = layer.irreps_out
+        self.layers = torch.nn.ModuleList(layers)
+        self.readout = o3.Linear(irreps, o3.Irreps("1x0e"))
+        self.register_buffer("energy_scale", torch.ones(num_types))
+        self.register_buffer("energy_shift", torch.zeros(num_types))
+        self._backend = backend
+
+    # -- configuration -------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """tp_conv backend of every layer ("auto", "reference", "cpu", "triton", "cuda")."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, name: str) -> None:
+        if name not in BACKENDS:
+            raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")
+        self._backend = name
+        self.hyperparameters["backend"] = name
+        for layer in self.layers:
+            layer.interaction.backend = name
+
+    @property
+    def receptive_field(self) -> float:
+        """nm: E_i depends only on particles within num_layers * r_max of particle i."""
+        return self.num_layers * self.r_max
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.energy_scale.dtype
+
+    def set_energy_scale_shift(self, scale, shift) -> None:
+        """Per-type energy scale and shift (kT), scalars or (num_types,) sequences."""
+        self.energy_scale.copy_(torch.as_tensor(scale, dtype=self.dtype).expand(self.num_types))
+        self.energy_shift.copy_(torch.as_tensor(shift, dtype=self.dtype).expand(self.num_types))
+
+    def set_avg_num_neighbors(self, value: float | None) -> None:
+        """Neighbor-sum normalisation used by every layer."""
+        self.hyperparameters["avg_num_neighbors"] = None if value is None else float(value)
+        for layer in self.layers:
+            layer.interaction.avg_num_neighbors = self.hyperparameters["avg_num_neighbors"]
+
+    # -- evaluation ----------------------------------------------------------------------
+    def particle_energies(self, positions, cell, types, batch, senders, receivers, shifts,
+                          descriptors=None) -> torch.Tensor:
+        """Per-particle energies (N,) kT from raw tensors (see Graph for shapes); the edge
+        vectors are recomputed from positions, shifts and cell so autograd reaches them."""
+        if cell.shape[0] == 1:
+            offsets = shifts @ cell[0]
+        else:
+            offsets = torch.einsum("ek,ekl->el", shifts, cell[batch[receivers]])
+        edge_vectors = positions[senders] - positions[receivers] + offsets
+        lengths = torch.linalg.norm(edge_vectors, dim=-1)
+        edge_sh = self.spherical_harmonics(edge_vectors)
+        edge_basis = self.bessel(lengths) * self.cutoff(lengths).unsqueeze(-1)
+        node_attrs = torch.nn.functional.one_hot(types, self.num_types).to(positions.dtype)
+        if self.node_descriptors:
+            if descriptors is None:
+                raise ValueError(f"this model needs {self.node_descriptors} node descriptors")
+            node_attrs = torch.cat([node_attrs, descriptors.to(positions.dtype)], dim=-1)
+        features = self.type_embedding(node_attrs)
+        for layer in self.layers:
+            features = layer(features, node_attrs, edge_sh, edge_basis, senders, receivers)
+        energies = self.readout(features).squeeze(-1)
+        return energies * self.energy_scale[types] + self.energy_shift[types]
+
+    def forward(self, graph: Graph, *, compute_forces: bool = True,
+                compute_stress: bool = False, create_graph: bool | None = None):
+        """Evaluate a Graph. Returns a dict: "energies" (N,) kT, "energy" (B,) kT, and when
+        asked "forces" (N, 3) kT/nm, "virial" (B, 3, 3) kT and "stress" (B, 3, 3) kT/nm^3
+        (= dE/d strain / volume, zero volume -> zero stress). create_graph defaults to
+        self.training (forces that can be trained on)."""
+        if create_graph is None:
+            create_graph = self.training
+        positions, cell = graph.positions, graph.cell
+        inputs = []
+        if compute_forces or compute_stress:
+            positions = positions.detach().requires_grad_(True)
+            inputs.append(positions)
+        if compute_stress:
+            strain = torch.zeros_like(cell, requires_grad=True)
+            symmetric = 0.5 * (strain + strain.transpose(1, 2))
+            positions = positions + torch.einsum("ni,nij->nj", positions,
+                                                 symmetric[graph.batch])
+            cell = cell + torch.bmm(cell, symmetric)
+            inputs.append(strain)
+        energies = self.particle_energies(positions, cell, graph.types, graph.batch,
+                                          graph.senders, graph.receivers, graph.shifts,
+                                          graph.descriptors)
+        if graph.num_graphs == 1:
+            energy = energies.sum().reshape(1)
+        else:
+            energy = torch.zeros(graph.num_graphs, dtype=energies.dtype,
+                                 device=energies.device).index_add(0, graph.batch, energies)
+        out = {"energies": energies, "energy": energy}
+        if inputs:
+            if not energy.requires_grad:  # e.g. frozen parameters and no edges
+                energy = energy + 0.0 * sum(x.sum() for x in inputs)
+            grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph,
+                                        allow_unused=True, materialize_grads=True)
+            if compute_forces:
+                out["forces"] = -grads[0]
+            if compute_stress:
+                virial = -grads[-1]
+                volume = torch.linalg.det(graph.cell).abs()
+                safe = torch.where(volume > 0, volume, torch.ones_like(volume))
+                out["virial"] = virial
+                out["stress"] = torch.where((volume > 0)[:, None, None],
+                                            -virial / safe[:, None, None],
+                                            torch.zeros_like(virial))
+        return out

@@ -1,0 +1,19 @@
+"""Torch ops with pluggable backends. ``tp_conv``: the NequIP tensor-product convolution."""
+
+from .convolution import (
+    BACKENDS,
+    TPConvSpec,
+    available_backends,
+    register_backend,
+    resolve_backend,
+    tp_conv,
+)
+
+__all__ = [
+    "BACKENDS",
+    "TPConvSpec",
+    "available_backends",
+    "register_backend",
+    "resolve_backend",
+    "tp_conv",
+]

@@ -1,0 +1,6 @@
+"""Training, metrics and the hyperparameter study for pgnfast models."""
+
+from .config import TrainConfig
+from .fit import fit
+
+__all__ = ["TrainConfig", "fit"]
