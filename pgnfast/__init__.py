@@ -20,6 +20,10 @@ _EXPORTS = {
     "Potential": "pgnfast.nn.potential",
     "save_model": "pgnfast.nn.io",
     "load_model": "pgnfast.nn.io",
+    "NequIP": "pgnfast.nn.model",
+    "PGNCalculator": "pgnfast.calculators",
+    "ParallelTempering": "pgnfast.mc",
+    "MonteCarloSummary": "pgnfast.mc",
 }
 _SUBMODULES = {
     "neighbors", "dft", "data", "nn", "ops", "train", "mc", "analysis", "calculators",
