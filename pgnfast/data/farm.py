@@ -22,6 +22,7 @@ import numpy as np
 
 from pgnfast.dft.design import PGNDesign
 
+from .._atomic import write_json
 from .io import labeled_frame, write_extxyz
 
 
@@ -68,9 +69,7 @@ def _write_manifest(out: Path, shards: dict, failures: dict, design: PGNDesign, 
     manifest = {"design": design.to_dict(), "settings": settings,
                 "shards": [{"hash": k, "file": f"shards/{k}.extxyz"} for k in shards],
                 "failures": [{"hash": k, "reason": v} for k, v in failures.items()]}
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, out / "manifest.json")
+    write_json(out / "manifest.json", manifest, indent=1)
 
 
 def label(configurations, design: PGNDesign, out_dir, *, executor=None, workers=None,

@@ -8,27 +8,19 @@ diagnostics. A dataset is a directory with manifest.json and shards/*.extxyz, or
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import ase.io
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from .._atomic import atomic_path
+
 
 def write_extxyz(path, frames) -> Path:
     """Write ase.Atoms frames to `path` atomically (temp file in the same folder + os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ase.io.write(tmp, list(frames), format="extxyz")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    with atomic_path(path) as temporary:
+        ase.io.write(temporary, list(frames), format="extxyz")
+    return Path(path)
 
 
 def labeled_frame(atoms, result, design, content_hash: str):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .._atomic import atomic_path
 
 FORMAT_VERSION = 1
 
@@ -24,14 +25,8 @@ def save_checkpoint(path, arrays: dict[str, np.ndarray], metadata: dict) -> Path
     buffer = io.BytesIO()
     meta = dict(metadata, format_version=FORMAT_VERSION)
     np.savez(buffer, __metadata__=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        handle.write(buffer.getvalue())
-        handle.flush()
-        os.fsync(handle.fileno())
-    if path.exists():
-        os.replace(path, path.with_name(path.name + ".prev"))
-    os.replace(temporary, path)
+    with atomic_path(path, keep_previous=True) as temporary:
+        temporary.write_bytes(buffer.getvalue())
     return path
 
 

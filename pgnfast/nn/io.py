@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import torch
 
+from .._atomic import atomic_path
 from .model import UNITS, NequIP
 
 FILE_KIND = "pgnfast-nequip-model"
@@ -40,17 +40,8 @@ def model_record(model: NequIP) -> dict:
 
 def save_model(model: NequIP, path) -> None:
     """Write model to path atomically (temporary file in the same folder, then rename)."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pt")
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         torch.save(model_record(model), temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def model_from_record(record: dict, source: str = "record") -> NequIP:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import torch
+
+from .._atomic import atomic_path
 
 
 def save_atomic(obj, path) -> None:
     """torch.save to path via a temporary file in the same folder and an atomic rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pt")
-    os.close(handle)
-    try:
+    with atomic_path(path) as temporary:
         torch.save(obj, temporary)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 class ExponentialMovingAverage:

@@ -89,18 +89,33 @@ def _forces(atoms):
     return None
 
 
+# per-particle integer type columns, in order of preference: "types", and "type" as written
+# by the DFT labeler (pgnfast.data) and the Monte Carlo TrajectoryWriter
+TYPE_ARRAYS = ("types", "type")
+
+
+def _type_array(atoms):
+    for key in TYPE_ARRAYS:
+        values = atoms.arrays.get(key)
+        if values is not None and np.issubdtype(np.asarray(values).dtype, np.integer):
+            return values
+    return None
+
+
 def samples_from_frames(frames, type_names=None, descriptor_keys=()) -> tuple[list, list]:
-    """Samples and the type names (from arrays['types'] or the chemical symbols)."""
+    """Samples and the type names (from the integer arrays['types'] or arrays['type'], else
+    the chemical symbols)."""
     if type_names is None:
-        if all("types" in f.arrays for f in frames):
-            count = int(max(int(np.max(f.arrays["types"])) for f in frames)) + 1
+        if all(_type_array(f) is not None for f in frames):
+            count = int(max(int(np.max(_type_array(f))) for f in frames)) + 1
             type_names = [f"type{t}" for t in range(count)]
         else:
             type_names = sorted({s for f in frames for s in f.get_chemical_symbols()})
     samples = []
     for atoms in frames:
-        if "types" in atoms.arrays:
-            types = np.asarray(atoms.arrays["types"], np.int64)
+        types = _type_array(atoms)
+        if types is not None:
+            types = np.asarray(types, np.int64)
         else:
             types = np.array([type_names.index(s) for s in atoms.get_chemical_symbols()])
         descriptors = None

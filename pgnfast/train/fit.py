@@ -23,7 +23,6 @@ only rank 0 writes files.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -31,6 +30,7 @@ import time
 import numpy as np
 import torch
 
+from .._atomic import write_json
 from ..nn.io import load_model, save_model
 from ..nn.model import UNITS, NequIP
 from .checkpoint import ExponentialMovingAverage, save_atomic
@@ -74,10 +74,7 @@ class _Distributed:
 
 
 def _write_json(path, value) -> None:
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as handle:
-        json.dump(value, handle, indent=2)
-    os.replace(temporary, path)
+    write_json(path, value)
 
 
 def _epoch_batches(indices, batch_size, seed, epoch, world):
