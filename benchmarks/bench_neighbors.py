@@ -1,8 +1,8 @@
 """Neighbor-list benchmark: pgnfast's CPU cell list side by side with vesin, matscipy and ASE.
 
-Same process, same inputs: random points at unit density (nm^-3) with a cutoff giving about
-40 neighbors per particle, cubic and triclinic boxes, full lists with i, j, shifts, vectors
-and distances from every library.
+Same process, same inputs, the libraries timed in turn within every repeat: random points
+at unit density (nm^-3) with a cutoff giving about 40 neighbors per particle, cubic and
+triclinic boxes, full lists with i, j, shifts, vectors and distances from every library.
 
     pytest benchmarks/bench_neighbors.py --benchmark-enable        # pytest-benchmark table
     python benchmarks/bench_neighbors.py --sizes 1e3 1e4 1e5 1e6   # table, JSON and PNG
@@ -96,14 +96,20 @@ def test_neighbor_list(benchmark, library, n, shape, threads):
 
 
 # ---------------------------------------------------------------- script: table, JSON, PNG
-def measure(library, positions, cell, threads, repeats):
-    times, pairs = [], 0
-    LIBRARIES[library](positions, cell, threads)  # warm-up
+def measure_round_robin(libraries, positions, cell, threads, repeats):
+    """Median, min and max seconds and pairs per library, the libraries timed in turn within
+    every repeat so that load from other processes hits all of them alike."""
+    times = {name: [] for name in libraries}
+    pairs = {}
+    for name in libraries:  # warm-up
+        pairs[name] = LIBRARIES[name](positions, cell, threads)
     for _ in range(repeats):
-        start = time.perf_counter()
-        pairs = LIBRARIES[library](positions, cell, threads)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times), max(times), pairs
+        for name in libraries:
+            start = time.perf_counter()
+            LIBRARIES[name](positions, cell, threads)
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(t), min(t), max(t), pairs[name])
+            for name, t in times.items()}
 
 
 def main() -> None:
@@ -124,14 +130,14 @@ def main() -> None:
         for shape in args.shapes:
             positions, cell = system(n, shape)
             for threads in args.threads:
-                for library in LIBRARIES:
-                    if library not in THREADED and threads != args.threads[0]:
-                        continue
-                    if library == "ase" and n > args.ase_max:
-                        continue
-                    repeats = max(1, args.repeats if n < 1e6 or library != "ase" else 1)
-                    median, low, high, pairs = measure(library, positions, cell, threads,
-                                                       repeats)
+                libraries = [
+                    name for name in LIBRARIES
+                    if (name in THREADED or threads == args.threads[0])
+                    and not (name == "ase" and n > args.ase_max)
+                ]
+                repeats = args.repeats if n < 1e6 else max(1, args.repeats // 2)
+                measured = measure_round_robin(libraries, positions, cell, threads, repeats)
+                for library, (median, low, high, pairs) in measured.items():
                     rows.append(dict(n=n, shape=shape, threads=threads, library=library,
                                      median_s=median, min_s=low, max_s=high, pairs=pairs,
                                      pairs_per_s=pairs / median))

@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include <algorithm>
 #include <cmath>
@@ -50,11 +51,13 @@ class PairBuffer {
     data_ = std::move(grown);
     capacity_ = capacity;
   }
+  void clear() { size_ = 0; }
   void push_back(const T& value) {
     if (size_ == capacity_) reserve(capacity_ ? 2 * capacity_ : 1024);
     data_[size_++] = value;
   }
   size_t size() const { return size_; }
+  size_t capacity() const { return capacity_; }
   const T* data() const { return data_.get(); }
 
  private:
@@ -88,6 +91,39 @@ inline bool positive_shift(int32_t sx, int32_t sy, int32_t sz) {
   if (sx != 0) return sx > 0;
   if (sy != 0) return sy > 0;
   return sz > 0;
+}
+
+// Thread buffers are kept between calls (a call's buffers go back to the pool when it
+// ends): refilling warm memory is much cheaper than faulting in fresh pages every time.
+class BufferPool {
+ public:
+  std::vector<PairBuffer<PairEntry>> acquire(int count) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<PairBuffer<PairEntry>> taken;
+    while (static_cast<int>(taken.size()) < count && !free_.empty()) {
+      taken.push_back(std::move(free_.back()));
+      free_.pop_back();
+      taken.back().clear();
+    }
+    taken.resize(count);
+    return taken;
+  }
+  void release(std::vector<PairBuffer<PairEntry>>&& buffers) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    constexpr size_t kept_bytes = size_t(256) << 20;  // larger buffers go back to the OS
+    for (auto& b : buffers)
+      if (b.capacity() * sizeof(PairEntry) <= kept_bytes && free_.size() < 64)
+        free_.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<PairBuffer<PairEntry>> free_;
+};
+
+BufferPool& buffer_pool() {
+  static BufferPool pool;
+  return pool;
 }
 
 struct StencilEntry {
@@ -217,7 +253,7 @@ void cell_list_pairs(const double* positions, int64_t n, const double* cell, con
   // per particle: which thread buffer holds its pairs, where, how many
   std::vector<int32_t> owner(n);
   std::vector<int64_t> start(n), count(n);
-  std::vector<PairBuffer<PairEntry>> buffers(threads);
+  std::vector<PairBuffer<PairEntry>> buffers = buffer_pool().acquire(threads);
 
 #pragma omp parallel num_threads(threads)
   {
@@ -341,6 +377,7 @@ void cell_list_pairs(const double* positions, int64_t n, const double* cell, con
       out_d[q] = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     }
   }
+  buffer_pool().release(std::move(buffers));
 }
 
 }  // namespace pgnfast
