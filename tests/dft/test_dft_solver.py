@@ -122,13 +122,16 @@ def test_continuous_translation_error_shrinks_with_spacing(rng):
 
 
 def test_grid_convergence(rng):
-    """E(h) converges as h -> 0 (about first order: the smoothing width w = h shrinks too)."""
+    """E(h) converges as h -> 0, at least about first order (the smoothing width w = h shrinks
+    too): halving h at least nearly halves the change of E. Halving (rather than smaller
+    steps) keeps the placement-dependent part of the grid error from masking the trend;
+    measured ratios of successive changes are 0.3 to 0.52."""
     pos, cell = small_system(rng, n=4, aniso=False)
-    spacings = [0.75, 0.5, 0.375]
+    spacings = [1.0, 0.5, 0.25]
     energies = [solve(pos, cell, SMALL, spacing=h, check_reach=False).energy for h in spacings]
     steps = np.abs(np.diff(energies))
     print("E(h):", dict(zip(spacings, energies)))
-    assert steps[1] < steps[0]
+    assert steps[1] < 0.75 * steps[0]
     assert steps[1] < 1e-3 * abs(energies[-1])
 
 
