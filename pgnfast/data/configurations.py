@@ -128,15 +128,23 @@ def _relax_overlaps(pos, cell, radius, sweeps=200):
 
 
 def random_configurations(design: PGNDesign, n_particles: int, n_configs: int, *, seed,
-                          kind: str = "mixed", fractions=None) -> list[ase.Atoms]:
+                          kind: str = "mixed", fractions=None, potential=None,
+                          temperature: float = 5.0, sweeps: int = 20) -> list[ase.Atoms]:
     """`n_configs` configurations of `n_particles` cores in the design's melt box (nm).
 
-    kind: one of KINDS or "mixed". fractions: share of each particle type (bidisperse
-    designs; default equal). Returns ase.Atoms with positions (nm), cell (nm), pbc, the
-    per-particle `type` array and info["kind"].
+    kind: one of KINDS, "mixed" (a random kind per configuration) or "mc": short
+    high-temperature Monte Carlo snapshots, each `sweeps` sweeps at `temperature` (kT units)
+    from a random placement, driven by `potential` (anything with the potential protocol of
+    pgnfast.potentials.base, typically a first trained model, pgnfast.Potential).
+    fractions: share of each particle type (bidisperse designs; default equal). Returns
+    ase.Atoms with positions (nm), cell (nm), pbc, the per-particle `type` array and
+    info["kind"].
     """
+    if kind == "mc":
+        return _mc_snapshots(design, n_particles, n_configs, seed=seed, fractions=fractions,
+                             potential=potential, temperature=temperature, sweeps=sweeps)
     if kind != "mixed" and kind not in KINDS:
-        raise ValueError(f"kind must be 'mixed' or one of {KINDS}, got {kind!r}")
+        raise ValueError(f"kind must be 'mixed', 'mc' or one of {KINDS}, got {kind!r}")
     if int(n_particles) < 2 or int(n_configs) < 0:
         raise ValueError(f"need n_particles >= 2 and n_configs >= 0, got {n_particles}, "
                          f"{n_configs}")
@@ -164,4 +172,35 @@ def random_configurations(design: PGNDesign, n_particles: int, n_configs: int, *
         atoms.new_array("type", types.astype(np.int64))
         atoms.info["kind"] = str(this_kind)
         out.append(atoms)
+    return out
+
+
+def _mc_snapshots(design, n_particles, n_configs, *, seed, fractions, potential, temperature,
+                  sweeps) -> list[ase.Atoms]:
+    """Random placements, each then run `sweeps` Monte Carlo sweeps at `temperature`."""
+    from ..mc import ParallelTempering
+
+    if potential is None:
+        raise ValueError("kind='mc' needs a potential (for example a first trained model, "
+                         "pgnfast.Potential(model)) to drive the Monte Carlo snapshots")
+    if not (temperature > 0) or int(sweeps) < 1:
+        raise ValueError(f"need temperature > 0 and sweeps >= 1, got {temperature}, {sweeps}")
+    rng = np.random.default_rng(seed)
+    starts = random_configurations(design, n_particles, n_configs, seed=rng.integers(2**63),
+                                   kind="random", fractions=fractions)
+    out = []
+    for atoms in starts:
+        types = atoms.arrays["type"]
+        engine = ParallelTempering(potential, atoms.positions, np.asarray(atoms.cell),
+                                   [float(temperature)], types=types,
+                                   seed=int(rng.integers(2**31)),
+                                   equilibration_sweeps=int(sweeps))
+        engine.run(int(sweeps), progress=False, quench_lowest=False)
+        snapshot = atoms.copy()
+        snapshot.positions = engine.positions_by_temperature()[0]
+        snapshot.wrap()
+        snapshot.info["kind"] = "mc"
+        snapshot.info["mc_temperature"] = float(temperature)
+        snapshot.info["mc_sweeps"] = int(sweeps)
+        out.append(snapshot)
     return out

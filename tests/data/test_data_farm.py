@@ -132,3 +132,26 @@ def test_cli_label(tmp_path):
            "--workers", "1", "--kind", "fcc"]
     subprocess.run(cmd, check=True, timeout=300, cwd=Path(__file__).parents[2])
     assert len(read_dataset(tmp_path / "ds")) == 1
+
+
+def test_mc_snapshots_move_the_cores_without_overlaps():
+    from pgnfast.neighbors import neighbor_list
+    from pgnfast.potentials import CoreRepulsion
+
+    design = PGNDesign(core_radius=5.0, grafting_density=0.5, chain_length=40, kuhn_length=1.0,
+                       segment_volume=0.2)
+    potential = CoreRepulsion(epsilon=2.0, diameter=10.0, cutoff=14.0)
+    snapshots = random_configurations(design, 16, 2, seed=3, kind="mc", potential=potential,
+                                      temperature=5.0, sweeps=5)
+    again = random_configurations(design, 16, 2, seed=3, kind="mc", potential=potential,
+                                  temperature=5.0, sweeps=5)
+    starts = random_configurations(design, 16, 2, seed=3, kind="random")
+    for snap, same, start in zip(snapshots, again, starts):
+        assert snap.info["kind"] == "mc" and snap.info["mc_sweeps"] == 5
+        np.testing.assert_array_equal(snap.positions, same.positions)  # seeded
+        assert np.linalg.det(snap.cell) == pytest.approx(design.box_volume([16]), rel=1e-9)
+        pairs = neighbor_list(snap.positions, np.asarray(snap.cell), 10.0)
+        assert len(pairs) == 0, "cores overlap after the Monte Carlo snapshot"
+        assert not np.allclose(snap.positions, start.positions)
+    with pytest.raises(ValueError, match="needs a potential"):
+        random_configurations(design, 16, 1, seed=0, kind="mc")
