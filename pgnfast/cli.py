@@ -18,6 +18,7 @@ COMMANDS = {
     "train": ("pgnfast.train.cli", "train a NequIP model from a YAML config"),
     "study": ("pgnfast.train.study_cli", "hyperparameter study over r_max, l_max, num_layers"),
     "mc": ("pgnfast.mc.cli", "parallel-tempering Monte Carlo from a YAML config"),
+    "study-pgn": ("pgnfast.pipeline.study_cli", "the full PGN study over several designs"),
 }
 
 
