@@ -1,14 +1,18 @@
 // nanobind module pgnfast._cpu: the OpenMP kernels, taking and returning numpy arrays.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
+#include <nanobind/stl/optional.h>
 #include <nanobind/stl/tuple.h>
 
 #include <omp.h>
 
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "pgnfast/cell_list.hpp"
+#include "pgnfast/tp_conv.hpp"
 
 namespace nb = nanobind;
 
@@ -50,6 +54,90 @@ nb::tuple cell_list(Points positions, Matrix3 cell, Matrix3 basis, std::tuple<bo
                         to_numpy(std::move(result.distances), {pairs}));
 }
 
+// ---- fused tensor-product convolution (contract: pgnfast/tp_conv.hpp) ------------------
+template <typename T>
+using In2 = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+template <typename T>
+using Out2 = nb::ndarray<T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+template <typename T>
+using In1 = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using Index1 = nb::ndarray<const int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using Index1Out = nb::ndarray<int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
+using Index2 = nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+
+template <typename T>
+pgnfast::TPConvPaths<T> path_tables(Index2 paths, Index2 cg_index, In1<T> cg_value,
+                                    Index2 out_blocks) {
+  if (paths.shape(1) != 9 || cg_index.shape(1) != 3 || out_blocks.shape(1) != 3 ||
+      cg_index.shape(0) != cg_value.shape(0))
+    throw std::invalid_argument("tp_conv: malformed path tables");
+  return {reinterpret_cast<const pgnfast::TPConvPath*>(paths.data()),
+          static_cast<int64_t>(paths.shape(0)), cg_index.data(), cg_value.data(),
+          reinterpret_cast<const pgnfast::TPConvBlock*>(out_blocks.data()),
+          static_cast<int64_t>(out_blocks.shape(0))};
+}
+
+template <typename T>
+void tp_conv_segments(In2<T> input, In2<T> sh, In2<T> weights, Index1 gather,
+                      std::optional<Index1> edge_order, Index1 segment_ptr, Index2 paths,
+                      Index2 cg_index, In1<T> cg_value, Index2 out_blocks, Out2<T> output,
+                      int num_threads) {
+  const int64_t edges = static_cast<int64_t>(sh.shape(0));
+  const int64_t segments = static_cast<int64_t>(output.shape(0));
+  if (weights.shape(0) != sh.shape(0) || gather.shape(0) != sh.shape(0) ||
+      segment_ptr.shape(0) != output.shape(0) + 1 ||
+      (edge_order && edge_order->shape(0) != sh.shape(0)))
+    throw std::invalid_argument("tp_conv_segments: inconsistent shapes");
+  pgnfast::SegmentConvArgs<T> args{input.data(), static_cast<int64_t>(input.shape(1)),
+                                   sh.data(), static_cast<int64_t>(sh.shape(1)),
+                                   weights.data(), static_cast<int64_t>(weights.shape(1)),
+                                   gather.data(), edge_order ? edge_order->data() : nullptr,
+                                   segment_ptr.data(), segments, output.data(),
+                                   static_cast<int64_t>(output.shape(1)), num_threads};
+  (void)edges;
+  auto tables = path_tables<T>(paths, cg_index, cg_value, out_blocks);
+  nb::gil_scoped_release release;
+  pgnfast::tp_conv_segments<T>(args, tables);
+}
+
+template <typename T>
+void tp_conv_edge_grads(In2<T> node_features, In2<T> sh, In2<T> weights, In2<T> grad_output,
+                        Index1 senders, Index1 segment_ptr, Index2 paths, Index2 cg_index,
+                        In1<T> cg_value, Index2 out_blocks, Out2<T> grad_sh,
+                        Out2<T> grad_weights, int num_threads) {
+  if (weights.shape(0) != sh.shape(0) || senders.shape(0) != sh.shape(0) ||
+      grad_sh.shape(0) != sh.shape(0) || grad_weights.shape(0) != sh.shape(0) ||
+      grad_sh.shape(1) != sh.shape(1) || grad_weights.shape(1) != weights.shape(1) ||
+      segment_ptr.shape(0) != grad_output.shape(0) + 1)
+    throw std::invalid_argument("tp_conv_edge_grads: inconsistent shapes");
+  pgnfast::EdgeGradArgs<T> args{
+      node_features.data(), static_cast<int64_t>(node_features.shape(1)),
+      sh.data(), static_cast<int64_t>(sh.shape(1)),
+      weights.data(), static_cast<int64_t>(weights.shape(1)),
+      grad_output.data(), static_cast<int64_t>(grad_output.shape(1)),
+      senders.data(), segment_ptr.data(), static_cast<int64_t>(grad_output.shape(0)),
+      grad_sh.data(), grad_weights.data(), num_threads};
+  auto tables = path_tables<T>(paths, cg_index, cg_value, out_blocks);
+  nb::gil_scoped_release release;
+  pgnfast::tp_conv_edge_grads<T>(args, tables);
+}
+
+bool sorted_segments(Index1 keys, Index1Out segment_ptr) {
+  const int64_t segments = static_cast<int64_t>(segment_ptr.shape(0)) - 1;
+  nb::gil_scoped_release release;
+  return pgnfast::sorted_segments(keys.data(), static_cast<int64_t>(keys.shape(0)), segments,
+                                  segment_ptr.data());
+}
+
+bool counting_sort_segments(Index1 keys, Index1Out segment_ptr, Index1Out order) {
+  const int64_t segments = static_cast<int64_t>(segment_ptr.shape(0)) - 1;
+  if (order.shape(0) != keys.shape(0))
+    throw std::invalid_argument("counting_sort_segments: order must match keys");
+  nb::gil_scoped_release release;
+  return pgnfast::counting_sort_segments(keys.data(), static_cast<int64_t>(keys.shape(0)),
+                                         segments, segment_ptr.data(), order.data());
+}
+
 }  // namespace
 
 NB_MODULE(_cpu, m) {
@@ -61,4 +149,29 @@ NB_MODULE(_cpu, m) {
         "Cell-list pairs (i, j, shifts, vectors, distances) sorted by i; float64 positions (N, "
         "3) nm, cell and search basis (3, 3) with box vectors as rows.");
   m.def("max_threads", []() { return omp_get_max_threads(); });
+  m.def("tp_conv_segments", &tp_conv_segments<float>, nb::arg("input"), nb::arg("sh"),
+        nb::arg("weights"), nb::arg("gather"), nb::arg("edge_order").none(),
+        nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),
+        nb::arg("out_blocks"), nb::arg("output"), nb::arg("num_threads") = 0,
+        "Fused segment tensor-product convolution (see pgnfast/tp_conv.hpp); writes output.");
+  m.def("tp_conv_segments", &tp_conv_segments<double>, nb::arg("input"), nb::arg("sh"),
+        nb::arg("weights"), nb::arg("gather"), nb::arg("edge_order").none(),
+        nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),
+        nb::arg("out_blocks"), nb::arg("output"), nb::arg("num_threads") = 0);
+  m.def("tp_conv_edge_grads", &tp_conv_edge_grads<float>, nb::arg("node_features"),
+        nb::arg("sh"), nb::arg("weights"), nb::arg("grad_output"), nb::arg("senders"),
+        nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),
+        nb::arg("out_blocks"), nb::arg("grad_sh"), nb::arg("grad_weights"),
+        nb::arg("num_threads") = 0,
+        "Per-edge gradients of the convolution w.r.t. sh and weights; writes both.");
+  m.def("tp_conv_edge_grads", &tp_conv_edge_grads<double>, nb::arg("node_features"),
+        nb::arg("sh"), nb::arg("weights"), nb::arg("grad_output"), nb::arg("senders"),
+        nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),
+        nb::arg("out_blocks"), nb::arg("grad_sh"), nb::arg("grad_weights"),
+        nb::arg("num_threads") = 0);
+  m.def("sorted_segments", &sorted_segments, nb::arg("keys"), nb::arg("segment_ptr"),
+        "Fill segment_ptr (S+1,) from sorted int64 keys; False if unsorted or out of range.");
+  m.def("counting_sort_segments", &counting_sort_segments, nb::arg("keys"),
+        nb::arg("segment_ptr"), nb::arg("order"),
+        "Stable counting sort of int64 keys into segment_ptr (S+1,) and order (E,).");
 }

@@ -1,0 +1,153 @@
+"""The fused CUDA tp_conv backend (pgnfast._cuda, csrc/cuda/tp_conv.cu).
+
+Same algorithm as the CPU backend (receiver segments, a stable sender sort for the gradient
+w.r.t. node features, per-edge gradients), one thread block per segment and one thread per
+output column, each column summing its own list of CG entries ("column tables", built here
+from the path tables once per spec and device). Deterministic, no atomics. Ops:
+``torch.ops.pgnfast.tp_conv_cuda`` and ``torch.ops.pgnfast.tp_conv_cuda_backward``.
+Never touches CUDA at import, so it imports on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._autograd import define_tp_conv_ops
+from ._paths import path_tables, spec_key
+
+try:
+    from pgnfast import _cuda
+except ImportError:  # extension not built
+    _cuda = None
+
+_device_tables: dict = {}
+
+
+def is_available(device) -> bool:
+    """True on CUDA devices when the CUDA extension has the tp_conv kernels."""
+    device = torch.device(device)
+    return (device.type == "cuda" and _cuda is not None and hasattr(_cuda, "tp_conv_segments")
+            and torch.cuda.is_available())
+
+
+def _entry(in_offset=0, in_dim=0, sh_col=0, weight_offset=0, out_offset=0, out_dim=0, mul=0):
+    return (in_offset, in_dim, sh_col, weight_offset, out_offset, out_dim, mul, 0)
+
+
+def _pack(per_column, with_channel=True):
+    """[(u, [(entry, value), ...]) per column] -> (table (C, 3), entries (Q, 8), values (Q,))."""
+    table, entries, values = [], [], []
+    for u, items in per_column:
+        begin = len(entries)
+        for entry, value in items:
+            entries.append(entry)
+            values.append(value)
+        table.append((begin, len(entries), u if with_channel else 0))
+    return (np.asarray(table, dtype=np.int64).reshape(-1, 3),
+            np.asarray(entries, dtype=np.int64).reshape(-1, 8),
+            np.asarray(values, dtype=np.float64))
+
+
+def segment_column_tables(spec, transposed: bool):
+    """Column tables of the segment convolution (forward, or w.r.t. node features)."""
+    t = path_tables(spec, transposed)
+    by_target: dict[tuple[int, int], list] = {}
+    for in_start, in_dim, sh_start, out_start, _, mul, weight_offset, begin, end in \
+            t.paths.tolist():
+        for (a, b, c), value in zip(t.cg_index[begin:end].tolist(), t.cg_value[begin:end]):
+            by_target.setdefault((out_start, c), []).append(
+                (_entry(in_start + a, in_dim, sh_start + b, weight_offset, mul=mul), value))
+    columns = []
+    for start, mul, dim in t.out_blocks.tolist():
+        for u in range(mul):
+            for m in range(dim):
+                columns.append((u, by_target.get((start, m), [])))
+    return _pack(columns)
+
+
+def edge_column_tables(spec):
+    """(weight column tables, SH column tables) of the edge gradients."""
+    t = path_tables(spec, False)
+    weight_columns = [None] * spec.weight_numel
+    sh_columns = [[] for _ in range(spec.dim_sh)]
+    for in_start, in_dim, sh_start, out_start, out_dim, mul, weight_offset, begin, end in \
+            t.paths.tolist():
+        items = []
+        for (a, b, c), value in zip(t.cg_index[begin:end].tolist(), t.cg_value[begin:end]):
+            entry = _entry(in_start + a, in_dim, sh_start + b, weight_offset, out_start + c,
+                           out_dim, mul)
+            items.append((entry, value))
+            sh_columns[sh_start + b].append((entry, value))
+        for u in range(mul):
+            weight_columns[weight_offset + u] = (u, items)
+    return _pack(weight_columns), _pack([(0, items) for items in sh_columns], False)
+
+
+def _tables(spec, kind: str, dtype, device):
+    key = (spec, kind, dtype, device)
+    cached = _device_tables.get(key)
+    if cached is None:
+        if kind == "edges":
+            host = edge_column_tables(spec)
+        else:
+            host = (segment_column_tables(spec, kind == "transposed"),)
+        cached = tuple(
+            (torch.as_tensor(table, device=device), torch.as_tensor(entries, device=device),
+             torch.as_tensor(values, dtype=dtype, device=device))
+            for table, entries, values in host)
+        _device_tables[key] = cached
+    return cached
+
+
+def _segments(sorted_keys: torch.Tensor, num_segments: int) -> torch.Tensor:
+    bounds = torch.arange(num_segments + 1, device=sorted_keys.device, dtype=torch.int64)
+    return torch.searchsorted(sorted_keys, bounds)
+
+
+def _stream(device) -> int:
+    return torch.cuda.current_stream(device).cuda_stream
+
+
+def forward_kernel(spec, x, sh, w, senders, receivers, num_nodes: int) -> torch.Tensor:
+    """(num_nodes, spec.dim_out) = fused convolution; inputs as in pgnfast.ops.tp_conv."""
+    x, sh, w = x.contiguous(), sh.contiguous(), w.contiguous()
+    out = torch.empty(num_nodes, spec.dim_out, dtype=x.dtype, device=x.device)
+    (columns,) = _tables(spec, "forward", x.dtype, x.device)
+    _cuda.tp_conv_segments(x, sh, w, senders, None, _segments(receivers, num_nodes), *columns,
+                           out, _stream(x.device))
+    return out
+
+
+def backward_kernel(spec, grad_output, x, sh, w, senders, receivers, need_features: bool,
+                    need_edges: bool):
+    """(grad_x (N, dim_in), grad_sh (E, dim_sh), grad_w (E, weight_numel)); zeros if not
+    needed."""
+    grad_output, x, sh, w = (t.contiguous() for t in (grad_output, x, sh, w))
+    num_nodes, stream = x.shape[0], _stream(x.device)
+    if need_features:
+        sorted_senders, order = torch.sort(senders, stable=True)
+        grad_x = torch.empty_like(x)
+        (columns,) = _tables(spec, "transposed", x.dtype, x.device)
+        _cuda.tp_conv_segments(grad_output, sh, w, receivers, order,
+                               _segments(sorted_senders, num_nodes), *columns, grad_x, stream)
+    else:
+        grad_x = torch.zeros_like(x)
+    if need_edges:
+        grad_sh, grad_w = torch.empty_like(sh), torch.empty_like(w)
+        weight_columns, sh_columns = _tables(spec, "edges", x.dtype, x.device)
+        _cuda.tp_conv_edge_grads(x, sh, w, grad_output, senders,
+                                 _segments(receivers, num_nodes), *weight_columns, *sh_columns,
+                                 grad_sh, grad_w, stream)
+    else:
+        grad_sh, grad_w = torch.zeros_like(sh), torch.zeros_like(w)
+    return grad_x, grad_sh, grad_w
+
+
+tp_conv_op, tp_conv_backward_op = define_tp_conv_ops("cuda", forward_kernel, backward_kernel)
+
+
+def tp_conv(spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes: int):
+    """Same contract as :func:`pgnfast.ops.tp_conv` (CUDA tensors)."""
+    return tp_conv_op(node_features, edge_sh, edge_weights, senders.contiguous(),
+                      receivers.contiguous(), int(num_nodes), spec_key(spec))

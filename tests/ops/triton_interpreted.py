@@ -1,0 +1,47 @@
+"""Run by test_tp_conv_gpu.py in a subprocess with TRITON_INTERPRET=1 (set before Triton is
+imported): the Triton tp_conv against the reference on fresh random small graphs, forward,
+first and second derivatives, and opcheck of both ops."""
+
+import sys
+
+import numpy as np
+import torch
+
+from tests.ops.tp_conv_cases import build_spec, compare_with_reference, random_graph
+
+
+def main(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    cases = [  # spec, nodes, edges, isolated, hub degree, dtype, second order
+        ("l1-parity", 6, 14, 2, 0, torch.float64, True),
+        ("l2-mixed-parity", 5, 10, 1, 0, torch.float64, True),
+        ("l3-mixed", 5, 8, 1, 0, torch.float32, False),
+        ("l2-noparity", 4, 4, 0, 30, torch.float32, False),
+        ("l1-noparity", 3, 0, 0, 0, torch.float64, True),
+    ]
+    for name, nodes, edges, isolated, hub, dtype, second in cases:
+        senders, receivers = random_graph(nodes, edges, rng, isolated=isolated, hub_degree=hub)
+        compare_with_reference(build_spec(name), "triton", nodes, senders, receivers, rng,
+                               dtype, second_order=second)
+    from pgnfast.ops._paths import spec_key
+
+    spec = build_spec("l1-noparity")
+    senders, receivers = random_graph(4, 6, rng)
+    key = spec_key(spec)
+    x = torch.randn(4, spec.dim_in, dtype=torch.float64, requires_grad=True)
+    sh = torch.randn(6, spec.dim_sh, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, spec.weight_numel, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(4, spec.dim_out, dtype=torch.float64, requires_grad=True)
+    # the interpreter cannot run kernels under AOT dispatch's functional tensors, so that
+    # check runs only on a GPU (test_tp_conv_gpu.py)
+    checks = ("test_schema", "test_autograd_registration", "test_faketensor")
+    torch.library.opcheck(torch.ops.pgnfast.tp_conv_triton.default,
+                          (x, sh, w, senders, receivers, 4, key), test_utils=checks)
+    torch.library.opcheck(torch.ops.pgnfast.tp_conv_triton_backward.default,
+                          (grad, x, sh, w, senders, receivers, key, True, True),
+                          test_utils=checks)
+    print("triton tp_conv matches the reference")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
