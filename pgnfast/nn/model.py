@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from e3nn import o3
 
-from ..ops import BACKENDS
+from ..ops import BACKENDS, prepare_backend
 from .graph import Graph
 from .layers import BesselBasis, ConvLayer, PolynomialCutoff
 
@@ -99,6 +99,7 @@ class NequIP(torch.nn.Module):
         self.register_buffer("energy_scale", torch.ones(num_types))
         self.register_buffer("energy_shift", torch.zeros(num_types))
         self._backend = backend
+        prepare_backend(backend)
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -114,6 +115,7 @@ class NequIP(torch.nn.Module):
         self.hyperparameters["backend"] = name
         for layer in self.layers:
             layer.interaction.backend = name
+        prepare_backend(name)
 
     @property
     def receptive_field(self) -> float:

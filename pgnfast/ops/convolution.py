@@ -179,6 +179,16 @@ def resolve_backend(backend: str, device) -> str:
     return usable[0]
 
 
+def prepare_backend(backend: str) -> None:
+    """Resolve `backend` now for every device type present, so that the first tp_conv call
+    inside a torch.compile graph is a dictionary lookup (no import, no graph break)."""
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        key = (backend, device)
+        if key not in _resolved:
+            _resolved[key] = _backend_impl(resolve_backend(backend, device))[0]
+
+
 def tp_conv(
     spec: TPConvSpec,
     node_features: torch.Tensor,
