@@ -12,6 +12,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--run-dir", default=None, help="override run_dir from the config")
     parser.add_argument("--max-epochs", type=int, default=None, help="override max_epochs")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=None)
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:K or auto (override device from the config)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -26,6 +28,8 @@ def run(args) -> int:
         config.max_epochs = args.max_epochs
     if args.dtype:
         config.dtype = args.dtype
+    if args.device:
+        config.device = args.device
     if args.no_progress:
         config.progress = False
     metrics = fit(config, resume=args.resume)

@@ -20,8 +20,10 @@ class TrainConfig:
     come from the data). split: fractions (or counts) for train/validation/test.
     energy_weight / force_weight: loss weights on per-particle energy (kT^2) and force
     components ((kT/nm)^2); force_weight 0 trains on energies only. ema_decay: 0 disables EMA.
-    checkpoint_every: steps between atomic checkpoints. stop_after_steps: end the process
-    abruptly after this many optimizer steps in this run (simulates a kill, for tests).
+    checkpoint_every: steps between atomic checkpoints. device: "cpu", "cuda", "cuda:K" or
+    "auto" (under torchrun each process takes the GPU of its LOCAL_RANK). stop_after_steps:
+    end the process abruptly after this many optimizer steps in this run (simulates a kill,
+    for tests).
     """
 
     data: str | list = ""
@@ -47,6 +49,7 @@ class TrainConfig:
     grad_clip_norm: float | None = 10.0
     checkpoint_every: int = 50
     neighbor_backend: str = "auto"
+    device: str = "cpu"
     num_threads: int | None = None
     progress: bool = True
     plots: bool = True

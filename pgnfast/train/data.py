@@ -154,15 +154,18 @@ def attach_neighbors(samples, r_max: float, backend: str = "auto") -> None:
                                              pbc=sample.pbc, backend=backend)
 
 
-def collate(samples, r_max: float, dtype) -> tuple[Graph, dict]:
-    """One Graph for a batch plus its labels: energy (B,), forces (N, 3) or None, counts (B,)."""
+def collate(samples, r_max: float, dtype, device="cpu") -> tuple[Graph, dict]:
+    """One Graph for a batch plus its labels: energy (B,), forces (N, 3) or None, counts (B,),
+    all on `device`."""
     graph = build_graph(
         [(s.positions, s.cell, s.types, s.pbc, s.descriptors) for s in samples], r_max,
-        dtype=dtype, neighbor_lists=[s.neighbors for s in samples])
+        dtype=dtype, device=device, neighbor_lists=[s.neighbors for s in samples])
     labels = {
-        "energy": torch.tensor([s.energy for s in samples], dtype=dtype),
-        "num_particles": torch.tensor([s.num_particles for s in samples], dtype=dtype),
-        "forces": (torch.as_tensor(np.concatenate([s.forces for s in samples]), dtype=dtype)
+        "energy": torch.tensor([s.energy for s in samples], dtype=dtype, device=device),
+        "num_particles": torch.tensor([s.num_particles for s in samples], dtype=dtype,
+                                      device=device),
+        "forces": (torch.as_tensor(np.concatenate([s.forces for s in samples]), dtype=dtype,
+                                   device=device)
                    if all(s.forces is not None for s in samples) else None),
     }
     return graph, labels

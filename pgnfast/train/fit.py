@@ -46,6 +46,21 @@ from .data import (
 from .metrics import error_metrics, loss_terms
 
 
+def training_device(config: TrainConfig, local_rank: int | None = None) -> torch.device:
+    """The device of config.device ("cpu", "cuda", "cuda:K" or "auto": cuda when available);
+    under torchrun each process takes the GPU of its local rank."""
+    name = config.device
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"training device {config.device!r} asked for, but torch sees no "
+                           "CUDA device")
+    if name == "cuda":
+        rank = int(os.environ.get("LOCAL_RANK", "0")) if local_rank is None else local_rank
+        name = f"cuda:{rank}"
+    return torch.device(name)
+
+
 class _Distributed:
     """Rank and world size; initialises torch.distributed when launched by torchrun."""
 
@@ -58,6 +73,7 @@ class _Distributed:
         if self.active and not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         self.rank = dist.get_rank() if self.active else 0
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
 
     @property
     def is_main(self) -> bool:
@@ -91,12 +107,13 @@ def predict(model, samples, config, batch_size=None, dtype=None):
     want_forces = all(s.forces is not None for s in samples)
     energies, forces = [], []
     model.eval()
+    device = model.energy_scale.device
     for start in range(0, len(samples), batch_size):
-        graph, _ = collate(samples[start:start + batch_size], model.r_max, dtype)
+        graph, _ = collate(samples[start:start + batch_size], model.r_max, dtype, device)
         out = model(graph, compute_forces=want_forces, create_graph=False)
-        energies.append(out["energy"].detach().double().numpy())
+        energies.append(out["energy"].detach().double().cpu().numpy())
         if want_forces:
-            forces.append(out["forces"].detach().double().numpy())
+            forces.append(out["forces"].detach().double().cpu().numpy())
     counts = np.array([s.num_particles for s in samples])
     return (np.concatenate(energies) if energies else np.zeros(0),
             np.concatenate(forces) if forces else None, counts)
@@ -121,7 +138,7 @@ def build_model(config: TrainConfig, type_names, statistics) -> NequIP:
     hyper.setdefault("avg_num_neighbors", statistics["avg_num_neighbors"])
     model = NequIP(num_types=len(type_names), type_names=type_names,
                    node_descriptors=len(config.descriptor_keys), **hyper)
-    model = model.to(getattr(torch, config.dtype))
+    model = model.to(dtype=getattr(torch, config.dtype), device=training_device(config))
     model.set_energy_scale_shift(statistics["scale"], statistics["shift"])
     return model
 
@@ -150,6 +167,7 @@ def fit(config, *, resume: bool = False) -> dict:
     statistics = per_type_statistics(train, len(type_names))
 
     model = build_model(config, type_names, statistics)
+    device = training_device(config, distributed.local_rank)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
                                  amsgrad=config.amsgrad, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -162,7 +180,7 @@ def fit(config, *, resume: bool = False) -> dict:
 
     resumed = resume and os.path.exists(checkpoint_path)
     if resumed:
-        saved = torch.load(checkpoint_path, weights_only=False)
+        saved = torch.load(checkpoint_path, weights_only=False, map_location=device)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -201,7 +219,7 @@ def fit(config, *, resume: bool = False) -> dict:
         mine = batches[distributed.rank::distributed.world]
         model.train()
         for position in range(state["batch"], len(mine)):
-            graph, labels = collate([train[i] for i in mine[position]], r_max, dtype)
+            graph, labels = collate([train[i] for i in mine[position]], r_max, dtype, device)
             want_forces = config.force_weight > 0 and labels["forces"] is not None
             prediction = model(graph, compute_forces=want_forces, create_graph=want_forces)
             loss, _ = loss_terms(prediction, labels, config.energy_weight, config.force_weight)
@@ -270,7 +288,7 @@ def _finish(config, samples, split, state, wall_time) -> dict:
     """Evaluate the best model on every split; write metrics, history and plots."""
     run_dir = config.run_dir
     best_path = os.path.join(run_dir, "best_model.pt")
-    model = load_model(best_path)
+    model = load_model(best_path).to(training_device(config))
     metrics = {"units": dict(UNITS), "best_epoch": state["best_epoch"],
                "initial_validation_loss": state.get("initial_validation_loss"),
                "best_validation_loss": state["best_validation"],

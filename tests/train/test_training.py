@@ -77,3 +77,17 @@ def test_train_command_line(dataset, tmp_path):
     config.to_yaml(tmp_path / "train.yaml")
     assert main(["train", str(tmp_path / "train.yaml"), "--no-progress"]) == 0
     assert os.path.exists(tmp_path / "cli_run" / "metrics.json")
+
+
+def test_training_device_choice(monkeypatch):
+    from pgnfast.train.config import TrainConfig
+    from pgnfast.train.fit import training_device
+
+    assert training_device(TrainConfig(device="cpu")).type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert training_device(TrainConfig(device="auto")).type == "cpu"
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        training_device(TrainConfig(device="cuda"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert training_device(TrainConfig(device="cuda")) == torch.device("cuda:1")
