@@ -5,7 +5,9 @@ dft, plus that potential's arguments; model: {kind: model, path: model.pt}; dft:
 design: {...}} or the default design}), num_particles, box (nm, cubic) or density (1/nm^3),
 temperatures (a list, or {min, max, count} for a geometric ladder), sweeps, output (folder),
 seed, checkpoint_every, trajectory_every, log_every, step_size, equilibration_sweeps,
-tune_temperatures. A run whose output folder holds a checkpoint continues from it.
+tune_temperatures, backend (serial, the default, or mpi: launch with ``mpiexec -n R pgnfast mc
+mc.yaml``, R <= number of temperatures; see pgnfast.mc.mpi). A run whose output folder holds
+a checkpoint continues from it.
 """
 
 from __future__ import annotations
@@ -85,25 +87,38 @@ def run(args) -> int:
     potential = build_potential(config["potential"])
     checkpoint = output / "checkpoint.npz"
     total = int(args.sweeps if args.sweeps is not None else config["sweeps"])
-    if checkpoint.exists() or checkpoint.with_name(checkpoint.name + ".prev").exists():
-        engine = ParallelTempering.from_checkpoint(checkpoint, potential)
-        print(f"resuming from sweep {engine.sweeps_done}")
+    backend = config.get("backend", "serial")
+    if backend not in ("serial", "mpi"):
+        raise ValueError(f"backend must be 'serial' or 'mpi', got {backend!r}")
+    engine_class, extra = ParallelTempering, {}
+    resume = checkpoint.exists() or checkpoint.with_name(checkpoint.name + ".prev").exists()
+    if backend == "mpi":
+        from .mpi import MPIParallelTempering, _world
+
+        engine_class, extra = MPIParallelTempering, {"comm": _world()}
+        resume = extra["comm"].bcast(resume, root=0)  # rank 0's file system decides
+    if resume:
+        engine = engine_class.from_checkpoint(checkpoint, potential, **extra)
+        if engine.is_root:
+            print(f"resuming from sweep {engine.sweeps_done}")
     else:
         n = int(config["num_particles"])
         box = float(config["box"]) if "box" in config else (n / float(config["density"])) ** (1 / 3)
         core = getattr(potential, "core_diameter", None)
         spacing = (box**3 / n) ** (1 / 3)
         positions = _start(n, box, 1.05 * core if core else 0.8 * spacing, config.get("seed", 0))
-        engine = ParallelTempering(
+        engine = engine_class(
             potential, positions, np.eye(3) * box, _temperatures(config["temperatures"]),
             seed=int(config.get("seed", 0)), step_size=config.get("step_size", "auto"),
             equilibration_sweeps=int(config.get("equilibration_sweeps", 100)),
-            tune_temperatures=bool(config.get("tune_temperatures", False)))
+            tune_temperatures=bool(config.get("tune_temperatures", False)), **extra)
     writers = [TrajectoryWriter(output, every=int(config.get("trajectory_every", 100))),
                JsonLinesLog(output / "log.jsonl", every=int(config.get("log_every", 1)))]
     summary = engine.run(max(0, total - engine.sweeps_done), checkpoint=checkpoint,
                          checkpoint_every=int(config.get("checkpoint_every", 100)),
                          writers=writers, progress=False if args.no_progress else None)
+    if not engine.is_root:
+        return 0
     result = summary.as_dict()
     np.save(output / "lowest_positions.npy", summary.lowest_positions)
     result.pop("lowest_positions")

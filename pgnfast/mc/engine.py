@@ -129,13 +129,15 @@ class ParallelTempering:
     box is too small) or False (one move per replica per batch).
     tune_temperatures: also retune the inner temperatures during equilibration so every pair
     rejects swaps equally often.
+    max_batch_particles: most particles per ``energies_batch`` call ("auto": 1024 for a torch
+    model on the CPU, unlimited otherwise; see :class:`pgnfast.mc.local.LocalEnergyChange`).
     """
 
     def __init__(self, potential, positions, cell, temperatures, *, types=None, seed: int = 0,
                  step_size="auto", moves_per_sweep: int | None = None, checkerboard="auto",
                  equilibration_sweeps: int = 100, target_acceptance: float = 0.4,
                  tune_temperatures: bool = False, exchange_every: int = 1,
-                 _initial_energies=None):
+                 max_batch_particles="auto", _initial_energies=None):
         for name in ("energies_batch", "energies", "receptive_field"):
             if not hasattr(potential, name):
                 raise TypeError(f"potential lacks {name!r}; see pgnfast.potentials.base")
@@ -171,10 +173,12 @@ class ParallelTempering:
         if math.isnan(field_nm) or field_nm < 0:
             raise MonteCarloInputError(f"receptive_field must be >= 0 nm, got {field_nm}")
         self.receptive_field = field_nm
+        # the replicas this process holds and moves (all of them unless a subclass splits)
+        self.owned = [int(r) for r in self._owned_replicas(k)]
         core = getattr(potential, "core_diameter", None)
         if core is not None and _initial_energies is None:
-            for replica_positions in positions:
-                _check_overlaps(replica_positions, cell, float(core))
+            for r in self.owned:
+                _check_overlaps(positions[r], cell, float(core))
         self.seed = int(seed)
         self.moves_per_sweep = n if moves_per_sweep is None else int(moves_per_sweep)
         if self.moves_per_sweep < 1:
@@ -220,7 +224,8 @@ class ParallelTempering:
             max_step = min(max_step, 0.5 * float(self.board.cell_widths.min()))
         self.tuner = StepSizeTuner(target=target_acceptance, max_step=max_step)
         self.step_sizes = np.minimum(steps, max_step) if self.auto_step else steps
-        self.evaluator = LocalEnergyChange(potential, cell, types, full=self.full_recompute)
+        self.evaluator = LocalEnergyChange(potential, cell, types, full=self.full_recompute,
+                                           max_batch_particles=max_batch_particles)
 
         # random streams: one per replica, one for exchanges
         children = np.random.SeedSequence(self.seed).spawn(k + 1)
@@ -228,28 +233,28 @@ class ParallelTempering:
         self.exchange_rng = np.random.Generator(np.random.PCG64(children[k]))
 
         if _initial_energies is None:
-            energies = full_energies(potential, list(positions), cell, types)
+            energies = full_energies(potential, [positions[r] for r in self.owned], cell, types)
         else:
-            energies = [np.asarray(e, dtype=np.float64) for e in _initial_energies]
-        for r, e in enumerate(energies):
+            energies = [np.asarray(_initial_energies[r], dtype=np.float64) for r in self.owned]
+        for r, e in zip(self.owned, energies):
             if e.shape != (n,) or not np.all(np.isfinite(e)):
                 raise MonteCarloInputError(
                     f"initial energy of replica {r} is not finite (overlapping particles or "
                     "a configuration outside the potential's domain)")
         bin_width = max(field_nm, (volume / n) ** (1 / 3))
-        self.replicas = []
-        for r in range(k):
+        self.replicas = []  # ReplicaState of self.owned[i] at index i
+        for r, e in zip(self.owned, energies):
             pos = np.array(positions[r], dtype=np.float64)
             cells = None if self.full_recompute else IncrementalCellList(pos, cell, bin_width)
-            self.replicas.append(ReplicaState(pos, energies[r].copy(), cells))
+            self.replicas.append(ReplicaState(pos, e.copy(), cells))
         self.exchange = ReplicaExchange(self.temperatures_initial)
 
         self.sweeps_done = 0
         self.last_sweep_acceptance = np.full(k, np.nan)
         self._reset_statistics()
-        lowest = int(np.argmin([s.energy for s in self.replicas]))
-        self.lowest_energy_sampled = self.replicas[lowest].energy
-        self.lowest_positions = self.replicas[lowest].positions.copy()
+        self.lowest_energy_sampled = math.inf
+        self.lowest_positions = None
+        self._track_lowest(self._gather_energies())
         self.timings = {"wall_s": 0.0, "energy_s": 0.0, "moves": 0, "sweeps": 0,
                         "cluster_particles": 0}
 
@@ -263,7 +268,7 @@ class ParallelTempering:
         return float(np.median(distances[:, 1]))
 
     def _reset_statistics(self) -> None:
-        k = len(self.replicas) if hasattr(self, "replicas") else len(self.temperatures_initial)
+        k = len(self.temperatures_initial)
         self.stat_attempted = np.zeros(k, np.int64)
         self.stat_accepted = np.zeros(k, np.int64)
         self.stat_energy_sum = np.zeros(k)
@@ -295,17 +300,63 @@ class ParallelTempering:
 
     def energy_by_temperature(self) -> np.ndarray:
         """(K,) current total energy (kT) of the replica at each temperature."""
-        return np.array([self.replicas[r].energy for r in self.exchange.replica_at])
+        return self._replica_energies()[self.exchange.replica_at]
 
     def positions_by_temperature(self) -> np.ndarray:
         """(K, N, 3) current positions (nm) of the replica at each temperature."""
-        return np.stack([self.replicas[r].positions for r in self.exchange.replica_at])
+        return self._all_positions()[self.exchange.replica_at]
+
+    # -- what a distributed subclass overrides (pgnfast.mc.mpi); here one process has all ----
+    is_root = True  # whether this process writes files (checkpoints, logs, trajectories)
+
+    def _owned_replicas(self, k: int):
+        """Replica indices this process holds and moves."""
+        return range(k)
+
+    def _sum_counts(self, counts: np.ndarray) -> np.ndarray:
+        """Sum an int64 array of per-temperature counters over all processes."""
+        return counts
+
+    def _gather_energies(self) -> np.ndarray:
+        """(K,) total energy (kT) of every replica, by replica (collective in subclasses)."""
+        return self._replica_energies()
+
+    def _replica_energies(self) -> np.ndarray:
+        """(K,) current total energies (kT) by replica, without communication."""
+        return np.array([s.energy for s in self.replicas])
+
+    def _all_positions(self) -> np.ndarray:
+        """(K, N, 3) positions (nm) by replica (collective in subclasses)."""
+        return np.stack([s.positions for s in self.replicas])
+
+    def _all_replica_data(self):
+        """(positions (K, N, 3), energies (K, N), RNG states by replica) for a checkpoint;
+        collective in subclasses, meaningful on the root."""
+        return (np.stack([s.positions for s in self.replicas]),
+                np.stack([s.energies for s in self.replicas]),
+                [g.bit_generator.state for g in self.replica_rngs])
+
+    def _lowest_positions(self) -> np.ndarray:
+        """(N, 3) nm positions of the lowest energy sampled (collective in subclasses)."""
+        return self.lowest_positions
+
+    def _track_lowest(self, energies: np.ndarray) -> None:
+        """Remember the lowest total energy (kT) of any replica and its positions."""
+        best = int(np.argmin(energies))
+        if energies[best] < self.lowest_energy_sampled:
+            self.lowest_energy_sampled = float(energies[best])
+            self.lowest_positions = self._copy_positions_of(best)
+
+    def _copy_positions_of(self, replica: int):
+        """Copy of one replica's positions (nm); subclasses return None when not held."""
+        return self.replicas[self.owned.index(replica)].positions.copy()
 
     # -- one sweep -------------------------------------------------------------------------
-    def _propose(self, attempted: np.ndarray):
-        """Trial moves for all replicas: list of (replica, particle, new position, uniform)."""
+    def _propose(self, attempted: np.ndarray, left_cell: np.ndarray):
+        """Trial moves for the held replicas: list of (replica, state, particle, new position,
+        uniform)."""
         proposals = []
-        for r, state in enumerate(self.replicas):
+        for r, state in zip(self.owned, self.replicas):
             rng = self.replica_rngs[r]
             t = self.exchange.temperature_of[r]
             step = self.step_sizes[t]
@@ -314,8 +365,8 @@ class ParallelTempering:
                 displacement = rng.uniform(-step, step, 3)
                 uniform = rng.random()
                 attempted[t] += 1
-                proposals.append((r, particle, state.positions[particle] + displacement,
-                                  uniform))
+                proposals.append((r, state, particle,
+                                  state.positions[particle] + displacement, uniform))
                 continue
             particles, offset = self.board.choose(state.positions, rng)
             displacements = rng.uniform(-step, step, (len(particles), 3))
@@ -324,9 +375,9 @@ class ParallelTempering:
             new = old + displacements
             attempted[t] += len(particles)
             stays = self.board.same_cell(old, new, offset)
-            self.left_cell[t] += int(len(stays) - stays.sum())
+            left_cell[t] += int(len(stays) - stays.sum())
             for index in np.flatnonzero(stays):
-                proposals.append((r, int(particles[index]), new[index], uniforms[index]))
+                proposals.append((r, state, int(particles[index]), new[index], uniforms[index]))
         return proposals
 
     def _substeps_per_sweep(self) -> int:
@@ -335,29 +386,35 @@ class ParallelTempering:
         return max(1, math.ceil(self.moves_per_sweep / self.board.active_per_batch))
 
     def _sweep(self) -> None:
-        k = len(self.replicas)
+        k = len(self.temperatures_initial)
         attempted = np.zeros(k, np.int64)
         accepted = np.zeros(k, np.int64)
+        left_cell = np.zeros(k, np.int64)
+        cluster_particles = 0
         betas = self.exchange.betas
         energy_time = 0.0
         for _ in range(self._substeps_per_sweep()):
-            proposals = self._propose(attempted)
-            requests = [(self.replicas[r], p, new) for r, p, new, _ in proposals]
+            proposals = self._propose(attempted, left_cell)
+            requests = [(state, p, new) for _, state, p, new, _ in proposals]
             start = time.perf_counter()
             results = self.evaluator.evaluate(requests)
             energy_time += time.perf_counter() - start
-            for (r, particle, new_position, uniform), result in zip(proposals, results):
+            for (r, state, particle, new_position, uniform), result in zip(proposals, results):
                 t = self.exchange.temperature_of[r]
                 delta = result.delta
-                self.timings["cluster_particles"] += result.cluster_size
+                cluster_particles += result.cluster_size
                 if not (delta <= 0.0 or uniform < math.exp(-betas[t] * delta)):
                     continue  # also rejects NaN
-                state = self.replicas[r]
                 state.positions[particle] = new_position
                 state.energies[result.particles] = result.new_energies
                 if state.cells is not None:
                     state.cells.move(particle, new_position)
                 accepted[t] += 1
+        counts = self._sum_counts(np.concatenate([attempted, accepted, left_cell,
+                                                  [cluster_particles]]).astype(np.int64))
+        attempted, accepted, left_cell = counts[:k], counts[k:2 * k], counts[2 * k:3 * k]
+        self.left_cell += left_cell
+        self.timings["cluster_particles"] += int(counts[-1])
         self.timings["energy_s"] += energy_time
         self.timings["moves"] += int(attempted.sum())
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -366,11 +423,8 @@ class ParallelTempering:
         self.total_accepted += accepted
 
         tuning = self.tuning_active
-        energies = np.array([s.energy for s in self.replicas])
-        best = int(np.argmin(energies))
-        if energies[best] < self.lowest_energy_sampled:
-            self.lowest_energy_sampled = float(energies[best])
-            self.lowest_positions = self.replicas[best].positions.copy()
+        energies = self._gather_energies()  # by replica: all a rank learns of the others
+        self._track_lowest(energies)
         if not tuning:
             by_temperature = energies[self.exchange.replica_at]
             self.stat_attempted += attempted
@@ -407,6 +461,7 @@ class ParallelTempering:
             raise ValueError("n_sweeps must be >= 0")
         if progress is None:
             progress = sys.stderr.isatty()
+        progress = bool(progress) and self.is_root
         for writer in writers:
             writer.open(self)
         start = time.perf_counter()
@@ -440,15 +495,17 @@ class ParallelTempering:
             variance = np.maximum(self.stat_energy_sq_sum / samples - mean**2, 0.0)
             attempted, accepted = self.stat_attempted, self.stat_accepted
         else:  # no production sweeps yet: report the current energies
-            mean, variance = self.energy_by_temperature(), np.zeros(len(self.replicas))
+            mean = self.energy_by_temperature()
+            variance = np.zeros(len(self.temperatures_initial))
             attempted, accepted = self.total_attempted, self.total_accepted
         with np.errstate(invalid="ignore", divide="ignore"):
             acceptance = np.where(attempted > 0, accepted / np.maximum(attempted, 1), np.nan)
-        lowest_energy, lowest_positions = self.lowest_energy_sampled, self.lowest_positions
+        lowest_positions = self._lowest_positions()
+        lowest_energy, lowest_sampled_positions = self.lowest_energy_sampled, lowest_positions
         if quench_lowest == "auto":
             quench_lowest = self.num_particles <= 100
         if quench_lowest:
-            candidates = [self.lowest_positions] + [s.positions for s in self.replicas]
+            candidates = [lowest_sampled_positions] + list(self._all_positions())
             for positions in candidates:
                 energy, minimum = quench(self.potential, positions, self.cell, self.types)
                 if energy < lowest_energy:
@@ -483,14 +540,19 @@ class ParallelTempering:
                    "last_sweep_acceptance", "lowest_positions", "left_cell")
 
     def save_checkpoint(self, path) -> Path:
-        """Write the complete state (positions, energies, RNG streams, counters) atomically."""
-        arrays = {
-            "positions": np.stack([s.positions for s in self.replicas]),
-            "energies": np.stack([s.energies for s in self.replicas]),
-            "cell": self.cell,
-            "types": self.types_or_zeros,
-        }
-        arrays.update({name: np.asarray(getattr(self, name)) for name in self._STAT_NAMES})
+        """Write the complete state (positions, energies, RNG streams, counters) atomically.
+
+        Collective in distributed subclasses: every process calls it, the root writes.
+        """
+        positions, energies, rng_states = self._all_replica_data()
+        lowest_positions = self._lowest_positions()
+        if not self.is_root:
+            return self._after_checkpoint(Path(path))
+        arrays = {"positions": positions, "energies": energies, "cell": self.cell,
+                  "types": self.types_or_zeros}
+        arrays.update({name: np.asarray(getattr(self, name)) for name in self._STAT_NAMES
+                       if name != "lowest_positions"})
+        arrays["lowest_positions"] = np.asarray(lowest_positions)
         arrays.update({f"exchange_{k}": np.asarray(v)
                        for k, v in self.exchange.state_dict().items()})
         metadata = {
@@ -505,23 +567,32 @@ class ParallelTempering:
             "target_acceptance": self.tuner.target,
             "tune_temperatures": self.tune_temperatures,
             "exchange_every": self.exchange_every,
+            "max_batch_particles": self.evaluator.max_batch_particles,
             "lowest_energy_sampled": self.lowest_energy_sampled,
-            "replica_rngs": [g.bit_generator.state for g in self.replica_rngs],
+            "replica_rngs": rng_states,
             "exchange_rng": self.exchange_rng.bit_generator.state,
             "receptive_field": self.receptive_field if math.isfinite(self.receptive_field)
             else "inf",
             "potential": repr(self.potential)[:500],
             "timings": {k: v for k, v in self.timings.items()},
         }
-        return save_checkpoint(path, arrays, metadata)
+        return self._after_checkpoint(save_checkpoint(path, arrays, metadata))
+
+    def _after_checkpoint(self, path: Path) -> Path:
+        """Hook run by every process once the root has written a checkpoint."""
+        return path
 
     @classmethod
-    def from_checkpoint(cls, path, potential) -> ParallelTempering:
+    def from_checkpoint(cls, path, potential, **kwargs) -> ParallelTempering:
         """Rebuild an engine from a checkpoint; continuing it repeats the uninterrupted run.
 
-        potential must be the same one the run used (its energies are not re-evaluated).
+        potential must be the same one the run used (its energies are not re-evaluated);
+        kwargs go to the constructor of a subclass (e.g. ``comm`` for the MPI backend).
         """
-        arrays, meta = load_checkpoint(path)
+        return cls._from_state(*load_checkpoint(path), potential, **kwargs)
+
+    @classmethod
+    def _from_state(cls, arrays, meta, potential, **kwargs) -> ParallelTempering:
         mode = meta["mode"]
         engine = cls(
             potential, arrays["positions"], arrays["cell"], meta["temperatures_initial"],
@@ -532,7 +603,8 @@ class ParallelTempering:
             equilibration_sweeps=meta["equilibration_sweeps"],
             target_acceptance=meta["target_acceptance"],
             tune_temperatures=meta["tune_temperatures"], exchange_every=meta["exchange_every"],
-            _initial_energies=list(arrays["energies"]),
+            max_batch_particles=meta.get("max_batch_particles", "auto"),
+            _initial_energies=list(arrays["energies"]), **kwargs,
         )
         if engine.mode != mode:
             raise ValueError(f"checkpoint was written in mode {mode!r}, rebuilt as {engine.mode!r}")

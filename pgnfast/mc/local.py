@@ -46,14 +46,38 @@ class LocalEnergyChange:
 
     potential: follows :mod:`pgnfast.potentials.base`; cell (3, 3) nm; types (N,) or None.
     full: recompute the whole periodic system for every move (automatic when R is infinite).
+    max_batch_particles: split the systems of one ``evaluate`` into ``energies_batch`` calls
+    of at most this many particles (a single system may exceed it); None: one call. "auto":
+    1024 for a torch model on the CPU, where larger graphs cost more per particle (measured in
+    benchmarks/bench_mc.py), None otherwise.
     """
 
-    def __init__(self, potential, cell: np.ndarray, types, *, full: bool = False):
+    def __init__(self, potential, cell: np.ndarray, types, *, full: bool = False,
+                 max_batch_particles="auto"):
         self.potential = potential
         self.cell = np.asarray(cell, dtype=np.float64)
         self.types = types
         self.receptive_field = float(potential.receptive_field)
         self.full = bool(full) or math.isinf(self.receptive_field)
+        if max_batch_particles == "auto":
+            max_batch_particles = 1024 if _torch_on_cpu(potential) else None
+        self.max_batch_particles = None if max_batch_particles is None else int(
+            max_batch_particles)
+
+    def _energies_batch(self, systems) -> list:
+        cap = self.max_batch_particles
+        if cap is None or not systems:
+            return list(self.potential.energies_batch(systems)) if systems else []
+        out, chunk, size = [], [], 0
+        for system in systems:
+            n = len(system[0])
+            if chunk and size + n > cap:
+                out.extend(self.potential.energies_batch(chunk))
+                chunk, size = [], 0
+            chunk.append(system)
+            size += n
+        out.extend(self.potential.energies_batch(chunk))
+        return out
 
     def _cluster(self, state: ReplicaState, particle: int, new_position: np.ndarray):
         """(cluster positions after the move, cluster types, chosen entries, affected ids)."""
@@ -98,7 +122,7 @@ class LocalEnergyChange:
                     state, particle, new_position)
                 systems.append((cluster, self.cell, cluster_types, False))
                 bookkeeping.append((state, chosen, affected))
-        energies = self.potential.energies_batch(systems) if systems else []
+        energies = self._energies_batch(systems)
         results = []
         for (state, chosen, affected), new in zip(bookkeeping, energies):
             new = np.asarray(new, dtype=np.float64)
@@ -110,6 +134,18 @@ class LocalEnergyChange:
                 delta = float(np.sum(values)) - float(np.sum(state.energies[affected]))
                 results.append(MoveResult(delta, affected, values, len(new)))
         return results
+
+
+def _torch_on_cpu(potential) -> bool:
+    """Whether the potential evaluates a torch module on the CPU."""
+    model = getattr(potential, "model", None)
+    parameters = getattr(model, "parameters", None)
+    if parameters is None:
+        return False
+    try:
+        return next(iter(parameters())).device.type == "cpu"
+    except (StopIteration, TypeError):
+        return False
 
 
 def full_energies(potential, positions_list, cell, types) -> list[np.ndarray]:

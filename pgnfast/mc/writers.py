@@ -3,7 +3,8 @@
 A writer has ``open(engine)``, ``write(engine)`` (after every sweep; it decides whether to
 write from ``engine.sweeps_done``) and ``close()``. Resumed runs append; every record carries
 its sweep number, so records written after the last checkpoint of a killed run can be told
-apart (keep the last record of each sweep).
+apart (keep the last record of each sweep). Under the MPI backend every rank calls the
+writers (positions are gathered collectively) and only the root rank writes files.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class TrajectoryWriter:
         self.directory, self.every, self.prefix = Path(directory), int(every), prefix
 
     def open(self, engine) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if engine.is_root:
+            self.directory.mkdir(parents=True, exist_ok=True)
 
     def path(self, temperature_index: int) -> Path:
         return self.directory / f"{self.prefix}T{temperature_index:02d}.extxyz"
@@ -38,14 +40,19 @@ class TrajectoryWriter:
         from ase import Atoms
         from ase.io import write
 
+        positions = engine.positions_by_temperature()  # collective under MPI
+        energies = engine.energy_by_temperature()
+        if not engine.is_root:
+            return
         for t, replica in enumerate(engine.exchange.replica_at):
-            state = engine.replicas[replica]
-            atoms = Atoms(symbols=["X"] * len(state.positions), positions=state.positions,
+            atoms = Atoms(symbols=["X"] * len(positions[t]), positions=positions[t],
                           cell=engine.cell, pbc=True)
             atoms.arrays["type"] = np.asarray(engine.types_or_zeros, np.int64)
             atoms.info.update(sweep=engine.sweeps_done, temperature=float(
-                engine.exchange.temperatures[t]), energy=state.energy, replica=int(replica))
-            write(self.path(t), atoms, format="extxyz", append=True)
+                engine.exchange.temperatures[t]), energy=float(energies[t]),
+                replica=int(replica))
+            # parallel=False: ASE would otherwise broadcast from rank 0 when mpi4py is loaded
+            write(self.path(t), atoms, format="extxyz", append=True, parallel=False)
 
     def close(self) -> None:
         pass
@@ -61,20 +68,22 @@ class JsonLinesLog:
         self._last_sweep = 0
 
     def open(self, engine) -> None:
+        self._last_time, self._last_sweep = time.perf_counter(), engine.sweeps_done
+        if not engine.is_root:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = open(self.path, "a")
         self._last_time, self._last_sweep = time.perf_counter(), engine.sweeps_done
 
     def write(self, engine) -> None:
-        if engine.sweeps_done % self.every:
+        if engine.sweeps_done % self.every or self._handle is None:
             return
         now = time.perf_counter()
         elapsed = max(now - self._last_time, 1e-12)
         record = {
             "sweep": engine.sweeps_done,
             "temperatures": engine.exchange.temperatures.tolist(),
-            "energy_by_temperature": [engine.replicas[r].energy
-                                      for r in engine.exchange.replica_at],
+            "energy_by_temperature": engine.energy_by_temperature().tolist(),
             "move_acceptance_last_sweep": engine.last_sweep_acceptance.tolist(),
             "step_size": engine.step_sizes.tolist(),
             "swap_acceptance": [None if np.isnan(x) else float(x)

@@ -115,3 +115,32 @@ def test_engine_energies_stay_exact_after_a_run(two_hop):
     for state in pt.replicas:
         np.testing.assert_allclose(state.energies, two_hop.energies(state.positions, cell),
                                    atol=1e-10)
+
+
+def test_capped_batches_split_calls_and_give_the_same_differences(lattice):
+    """max_batch_particles splits one evaluate into several energies_batch calls, same result."""
+
+    class Counting(LennardJones):
+        calls: list[int] = []
+
+        def energies_batch(self, systems):
+            self.calls.append(sum(len(s[0]) for s in systems))
+            return super().energies_batch(systems)
+
+    potential = Counting(cutoff=1.2)
+    cell = np.eye(3) * 7.0
+    positions = lattice(6, 7.0, 0.05, 2)
+    state = _state(potential, positions, cell, 1.2)
+    rng = np.random.default_rng(1)
+    requests = [(state, int(k), positions[k] + rng.normal(0, 0.05, 3))
+                for k in rng.choice(len(positions), 6, replace=False)]
+    whole = LocalEnergyChange(potential, cell, None, max_batch_particles=None).evaluate(requests)
+    assert len(potential.calls) == 1
+    potential.calls.clear()
+    capped = LocalEnergyChange(potential, cell, None, max_batch_particles=60).evaluate(requests)
+    assert len(potential.calls) > 1 and max(potential.calls) <= max(60, max(
+        r.cluster_size for r in capped))
+    assert sum(potential.calls) == sum(r.cluster_size for r in whole)
+    for a, b in zip(whole, capped):
+        assert a.delta == b.delta
+        np.testing.assert_array_equal(a.new_energies, b.new_energies)
