@@ -34,10 +34,19 @@ def _config(n, seed=0):
 def test_label(benchmark, n, method):
     atoms = _config(n)
     solve(atoms.positions, atoms.cell[:], default_design(), method=method)  # compile, warm
-    result = benchmark.pedantic(solve, args=(atoms.positions, atoms.cell[:], default_design()),
-                                kwargs={"method": method}, rounds=3, warmup_rounds=0)
-    benchmark.extra_info.update(n=n, iterations=result.iterations,
-                                sweeps=result.info["sweeps"], voxels=result.info["n_voxels"])
+    result = benchmark.pedantic(
+        solve,
+        args=(atoms.positions, atoms.cell[:], default_design()),
+        kwargs={"method": method},
+        rounds=3,
+        warmup_rounds=0,
+    )
+    benchmark.extra_info.update(
+        n=n,
+        iterations=result.iterations,
+        sweeps=result.info["sweeps"],
+        voxels=result.info["n_voxels"],
+    )
 
 
 def measure(sizes, repeats, methods=("newton", "anderson")):
@@ -51,15 +60,25 @@ def measure(sizes, repeats, methods=("newton", "anderson")):
                 result = solve(atoms.positions, atoms.cell[:], default_design(), method=method)
                 if seed:  # the first solve compiles / loads the Numba cache
                     times.append(time.perf_counter() - start)
-            row = {"n": n, "method": method, "median_s": statistics.median(times),
-                   "min_s": min(times), "max_s": max(times), "iterations": result.iterations,
-                   "sweeps": result.info["sweeps"], "voxels": result.info["n_voxels"],
-                   "entries_per_voxel": result.info["entries_per_voxel"],
-                   "labels_per_s": 1 / statistics.median(times),
-                   **{k: result.info[k] for k in result.info if k.startswith("time_")}}
-            print(f"N={n:5d} {method:8s} {row['median_s']:.3f} s (min {row['min_s']:.3f}, "
-                  f"max {row['max_s']:.3f}) iterations={row['iterations']} "
-                  f"sweeps={row['sweeps']} voxels={row['voxels']}", flush=True)
+            row = {
+                "n": n,
+                "method": method,
+                "median_s": statistics.median(times),
+                "min_s": min(times),
+                "max_s": max(times),
+                "iterations": result.iterations,
+                "sweeps": result.info["sweeps"],
+                "voxels": result.info["n_voxels"],
+                "entries_per_voxel": result.info["entries_per_voxel"],
+                "labels_per_s": 1 / statistics.median(times),
+                **{k: result.info[k] for k in result.info if k.startswith("time_")},
+            }
+            print(
+                f"N={n:5d} {method:8s} {row['median_s']:.3f} s (min {row['min_s']:.3f}, "
+                f"max {row['max_s']:.3f}) iterations={row['iterations']} "
+                f"sweeps={row['sweeps']} voxels={row['voxels']}",
+                flush=True,
+            )
             rows.append(row)
     return rows
 
@@ -73,15 +92,24 @@ def main():
 
     rows = measure(args.sizes, args.repeats)
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=Path(__file__).parent).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
     except OSError:
         commit = "unknown"
     RESULTS.mkdir(exist_ok=True)
-    meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit,
-            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-            "numba_threads": numba.get_num_threads(),
-            "command": "NUMBA_NUM_THREADS=2 python benchmarks/bench_dft.py", "rows": rows}
+    meta = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "commit": commit,
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "command": "NUMBA_NUM_THREADS=2 python benchmarks/bench_dft.py",
+        "rows": rows,
+    }
     (RESULTS / "dft_labels.json").write_text(json.dumps(meta, indent=1))
     import matplotlib
 

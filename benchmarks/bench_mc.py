@@ -76,8 +76,15 @@ def engine_timer(potential, positions, cell, moves: int, replicas: int = 1, step
     from pgnfast.mc import ParallelTempering
 
     temperatures = np.geomspace(1.0, 2.0, replicas) if replicas > 1 else [1.0]
-    pt = ParallelTempering(potential, positions, cell, temperatures, step_size=step,
-                           moves_per_sweep=moves, equilibration_sweeps=0)
+    pt = ParallelTempering(
+        potential,
+        positions,
+        cell,
+        temperatures,
+        step_size=step,
+        moves_per_sweep=moves,
+        equilibration_sweeps=0,
+    )
     pt.run(1, quench_lowest=False)  # warm up (first model call, caches)
 
     def sweep() -> int:
@@ -100,8 +107,9 @@ def naive_timer(potential, positions, cell, moves: int, step=0.05):
     return Timed(chunk)
 
 
-def measure(potential, positions, cell, args, naive_moves: int, moves: int, label: str,
-            step: float) -> dict:
+def measure(
+    potential, positions, cell, args, naive_moves: int, moves: int, label: str, step: float
+) -> dict:
     single, pt = engine_timer(potential, positions, cell, moves, step=step)
     batched, _ = engine_timer(potential, positions, cell, moves, args.replicas, step=step)
     naive = naive_timer(potential, positions, cell, naive_moves, step=step)
@@ -109,17 +117,22 @@ def measure(potential, positions, cell, args, naive_moves: int, moves: int, labe
         single.round()
         naive.round()
         batched.round()
-    row = {"N": len(positions), "potential": label, "mode": pt.mode,
-           "engine_moves_per_s": single.rate,
-           f"engine_{args.replicas}_replicas_moves_per_s": batched.rate,
-           "naive_moves_per_s": naive.rate,
-           "speedup": single.rate / naive.rate,
-           "speedup_batched": batched.rate / naive.rate,
-           "engine_ms_per_move": 1e3 / single.rate,
-           "naive_ms_per_move": 1e3 / naive.rate,
-           "mean_cluster_particles": pt.timings["cluster_particles"] / max(pt.timings["moves"], 1),
-           "engine_moves_timed": single.moves, "batched_moves_timed": batched.moves,
-           "naive_moves_timed": naive.moves}
+    row = {
+        "N": len(positions),
+        "potential": label,
+        "mode": pt.mode,
+        "engine_moves_per_s": single.rate,
+        f"engine_{args.replicas}_replicas_moves_per_s": batched.rate,
+        "naive_moves_per_s": naive.rate,
+        "speedup": single.rate / naive.rate,
+        "speedup_batched": batched.rate / naive.rate,
+        "engine_ms_per_move": 1e3 / single.rate,
+        "naive_ms_per_move": 1e3 / naive.rate,
+        "mean_cluster_particles": pt.timings["cluster_particles"] / max(pt.timings["moves"], 1),
+        "engine_moves_timed": single.moves,
+        "batched_moves_timed": batched.moves,
+        "naive_moves_timed": naive.moves,
+    }
     print(json.dumps(row), flush=True)
     return row
 
@@ -135,8 +148,16 @@ def dft_row(args) -> dict:
     side = int(np.ceil(n ** (1 / 3)))
     grid = np.stack(np.meshgrid(*[np.arange(side)] * 3, indexing="ij"), -1).reshape(-1, 3)[:n]
     positions = (grid + 0.5) * box / side + np.random.default_rng(0).normal(0, 0.2, (n, 3))
-    return measure(Functional(design), positions, np.eye(3) * box, args,
-                   naive_moves=args.dft_moves, moves=args.dft_moves, label="dft", step=0.5)
+    return measure(
+        Functional(design),
+        positions,
+        np.eye(3) * box,
+        args,
+        naive_moves=args.dft_moves,
+        moves=args.dft_moves,
+        label="dft",
+        step=0.5,
+    )
 
 
 def _load() -> list[float]:
@@ -149,10 +170,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 4096, 32768])
     parser.add_argument("--density", type=float, default=0.9, help="particles per nm^3")
     parser.add_argument("--r-max", type=float, default=1.5, help="NequIP cutoff, nm")
-    parser.add_argument("--moves", type=int, default=128,
-                        help="engine trial moves per replica per round")
-    parser.add_argument("--naive-seconds", type=float, default=8.0,
-                        help="rough time per naive round (sets its moves, at least 1)")
+    parser.add_argument(
+        "--moves", type=int, default=128, help="engine trial moves per replica per round"
+    )
+    parser.add_argument(
+        "--naive-seconds",
+        type=float,
+        default=8.0,
+        help="rough time per naive round (sets its moves, at least 1)",
+    )
     parser.add_argument("--replicas", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--dft-n", type=int, default=64, help="0: skip the DFT row")
@@ -167,8 +193,11 @@ def main() -> None:
         potential.energy(positions, cell)
         one = time.perf_counter() - start
         naive_moves = int(max(1, min(200, args.naive_seconds / max(one, 1e-6))))
-        rows.append(measure(potential, positions, cell, args, naive_moves, args.moves,
-                            args.potential, step=0.05))
+        rows.append(
+            measure(
+                potential, positions, cell, args, naive_moves, args.moves, args.potential, step=0.05
+            )
+        )
     if args.dft_n:
         rows.append(dft_row(args))
     load_after = _load()
@@ -177,25 +206,49 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     here = Path(__file__).parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, cwd=here).stdout.strip() or "unknown"
-        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--", "../pgnfast/mc"],
-                                    capture_output=True, text=True, cwd=here).stdout.strip())
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here
+            ).stdout.strip()
+            or "unknown"
+        )
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", "../pgnfast/mc"],
+                capture_output=True,
+                text=True,
+                cwd=here,
+            ).stdout.strip()
+        )
     except OSError:
         commit, dirty = "unknown", None
     cpus = os.cpu_count()
     record = {
-        "benchmark": "mc_moves_per_s", "potential": args.potential, "rows": rows,
-        "density_per_nm3": args.density, "threads": 1,
-        "model": None if args.potential != "nequip" else {
-            "r_max_nm": args.r_max, "num_layers": 2, "l_max": 1, "num_features": 16,
+        "benchmark": "mc_moves_per_s",
+        "potential": args.potential,
+        "rows": rows,
+        "density_per_nm3": args.density,
+        "threads": 1,
+        "model": None
+        if args.potential != "nequip"
+        else {
+            "r_max_nm": args.r_max,
+            "num_layers": 2,
+            "l_max": 1,
+            "num_features": 16,
             "receptive_field_nm": potential.receptive_field,
             "neighbours_within_r_max": args.density * 4 / 3 * np.pi * args.r_max**3,
-            "dtype": str(potential.model.dtype), "weights": "untrained (timing only)"},
-        "device": "cpu", "machine": platform.processor() or platform.machine(),
-        "cpu_count": cpus, "load_average_before": load_before, "load_average_after": load_after,
+            "dtype": str(potential.model.dtype),
+            "weights": "untrained (timing only)",
+        },
+        "device": "cpu",
+        "machine": platform.processor() or platform.machine(),
+        "cpu_count": cpus,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
         "shared_machine": bool(max(load_before + load_after) > 0.5 * (cpus or 1)),
-        "commit": commit, "pgnfast_mc_uncommitted_changes": dirty,
+        "commit": commit,
+        "pgnfast_mc_uncommitted_changes": dirty,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "command": " ".join(["python", "benchmarks/bench_mc.py"] + sys.argv[1:]),
     }
@@ -211,22 +264,34 @@ def main() -> None:
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4), constrained_layout=True)
     ax = axes[0]
     ax.loglog(sizes, [r["engine_moves_per_s"] for r in scaled], "o-", label="local engine")
-    ax.loglog(sizes, [r[f"engine_{args.replicas}_replicas_moves_per_s"] for r in scaled], "s-",
-              label=f"local, {args.replicas} replicas batched")
+    ax.loglog(
+        sizes,
+        [r[f"engine_{args.replicas}_replicas_moves_per_s"] for r in scaled],
+        "s-",
+        label=f"local, {args.replicas} replicas batched",
+    )
     ax.loglog(sizes, [r["naive_moves_per_s"] for r in scaled], "^-", label="naive full recompute")
     for r in rows:
         if r["potential"] == "dft":
             ax.loglog([r["N"]], [r["engine_moves_per_s"]], "kx", label=f"DFT, N={r['N']}")
-    ax.set(xlabel="N particles", ylabel="trial moves / s",
-           title=f"MC, {args.potential}, 1 thread, load {max(load_before + load_after):.1f}"
-                 f"/{cpus} cores")
+    ax.set(
+        xlabel="N particles",
+        ylabel="trial moves / s",
+        title=f"MC, {args.potential}, 1 thread, load {max(load_before + load_after):.1f}"
+        f"/{cpus} cores",
+    )
     ax.legend(fontsize=7)
     ax = axes[1]
     ax.loglog(sizes, [r["engine_ms_per_move"] for r in scaled], "o-", label="local engine")
     ax.loglog(sizes, [r["naive_ms_per_move"] for r in scaled], "^-", label="naive")
     for r in scaled:
-        ax.annotate(f"{r['speedup']:.0f}x", (r["N"], r["engine_ms_per_move"]), fontsize=7,
-                    textcoords="offset points", xytext=(3, -10))
+        ax.annotate(
+            f"{r['speedup']:.0f}x",
+            (r["N"], r["engine_ms_per_move"]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(3, -10),
+        )
     ax.set(xlabel="N particles", ylabel="ms per trial move", title="cost per move")
     ax.legend(fontsize=7)
     fig.savefig(stem.with_suffix(".png"), dpi=120)

@@ -24,8 +24,17 @@ import numpy as np
 import pytest
 import torch
 
-HYPER = dict(r_max=1.0, num_layers=4, l_max=1, parity=True, num_features=32, num_bessel=8,
-             polynomial_cutoff_p=6, radial_mlp_depth=1, radial_mlp_width=128)
+HYPER = dict(
+    r_max=1.0,
+    num_layers=4,
+    l_max=1,
+    parity=True,
+    num_features=32,
+    num_bessel=8,
+    polynomial_cutoff_p=6,
+    radial_mlp_depth=1,
+    radial_mlp_width=128,
+)
 NEIGHBORS_TARGET = 24.0
 SIZES = [int(s) for s in os.environ.get("PGNFAST_BENCH_SIZES", "1000").split(",")]
 
@@ -70,17 +79,25 @@ def nequip_runner(positions, cell):
     data["atom_types"] = torch.zeros(len(positions), dtype=torch.int64)  # one type
     avg = data["edge_index"].shape[1] / len(positions)
     model = NequIPGNNModel(
-        seed=0, model_dtype="float32", r_max=HYPER["r_max"], type_names=["H"],
-        num_layers=HYPER["num_layers"], l_max=HYPER["l_max"], parity=HYPER["parity"],
-        num_features=HYPER["num_features"], num_bessels=HYPER["num_bessel"],
+        seed=0,
+        model_dtype="float32",
+        r_max=HYPER["r_max"],
+        type_names=["H"],
+        num_layers=HYPER["num_layers"],
+        l_max=HYPER["l_max"],
+        parity=HYPER["parity"],
+        num_features=HYPER["num_features"],
+        num_bessels=HYPER["num_bessel"],
         polynomial_cutoff_p=HYPER["polynomial_cutoff_p"],
-        radial_mlp_depth=HYPER["radial_mlp_depth"], radial_mlp_width=HYPER["radial_mlp_width"],
-        avg_num_neighbors=avg, per_type_energy_scales=1.0, per_type_energy_shifts=0.0,
+        radial_mlp_depth=HYPER["radial_mlp_depth"],
+        radial_mlp_width=HYPER["radial_mlp_width"],
+        avg_num_neighbors=avg,
+        per_type_energy_scales=1.0,
+        per_type_energy_shifts=0.0,
     ).eval()
 
     def run():
-        out = model({k: (v.clone() if isinstance(v, torch.Tensor) else v)
-                     for k, v in data.items()})
+        out = model({k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in data.items()})
         return float(out["total_energy"].sum().detach()), out["forces"]
 
     return run, {"edges": int(data["edge_index"].shape[1]), "avg_num_neighbors": avg}
@@ -96,8 +113,7 @@ def test_energy_forces(benchmark, implementation, num_particles):
         pytest.importorskip("nequip")
     torch.set_num_threads(int(os.environ.get("PGNFAST_BENCH_THREADS", "2")))
     run, info = RUNNERS[implementation](*configuration(num_particles))
-    benchmark.extra_info.update(info, num_particles=num_particles,
-                                threads=torch.get_num_threads())
+    benchmark.extra_info.update(info, num_particles=num_particles, threads=torch.get_num_threads())
     run()  # warm-up
     benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
 
@@ -111,8 +127,9 @@ def measure(sizes, threads, repeats) -> dict:
             try:
                 run, info = make(positions, cell)
             except ImportError as error:
-                results.append({"implementation": name, "num_particles": n,
-                                "error": f"not installed: {error}"})
+                results.append(
+                    {"implementation": name, "num_particles": n, "error": f"not installed: {error}"}
+                )
                 continue
             run()
             times = []
@@ -120,21 +137,36 @@ def measure(sizes, threads, repeats) -> dict:
                 start = time.perf_counter()
                 run()
                 times.append(time.perf_counter() - start)
-            results.append({"implementation": name, "num_particles": n, **info,
-                            "median_s": statistics.median(times), "min_s": min(times),
-                            "max_s": max(times), "repeats": repeats})
+            results.append(
+                {
+                    "implementation": name,
+                    "num_particles": n,
+                    **info,
+                    "median_s": statistics.median(times),
+                    "min_s": min(times),
+                    "max_s": max(times),
+                    "repeats": repeats,
+                }
+            )
             print(results[-1], flush=True)
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
-                                text=True, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         commit = ""
-    return {"benchmark": "model energy+forces, float32, CPU", "hyperparameters": HYPER,
-            "threads": threads, "device": "cpu", "torch": torch.__version__,
-            "date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit,
-            "command": f"python benchmarks/bench_model.py --sizes "
-                       f"{' '.join(map(str, sizes))} --threads {threads}",
-            "results": results}
+    return {
+        "benchmark": "model energy+forces, float32, CPU",
+        "hyperparameters": HYPER,
+        "threads": threads,
+        "device": "cpu",
+        "torch": torch.__version__,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "commit": commit,
+        "command": f"python benchmarks/bench_model.py --sizes "
+        f"{' '.join(map(str, sizes))} --threads {threads}",
+        "results": results,
+    }
 
 
 def main() -> None:
@@ -142,8 +174,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results",
-                                                      "model_vs_nequip_cpu.json"))
+    parser.add_argument(
+        "--out",
+        default=os.path.join(os.path.dirname(__file__), "results", "model_vs_nequip_cpu.json"),
+    )
     args = parser.parse_args()
     report = measure(args.sizes, args.threads, args.repeats)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

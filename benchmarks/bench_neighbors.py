@@ -61,8 +61,7 @@ def run_vesin(positions, cell, threads):
 def run_matscipy(positions, cell, threads):
     from matscipy.neighbours import neighbour_list
 
-    i = neighbour_list("ijSDd", positions=positions, cell=cell, pbc=[True] * 3,
-                       cutoff=CUTOFF)[0]
+    i = neighbour_list("ijSDd", positions=positions, cell=cell, pbc=[True] * 3, cutoff=CUTOFF)[0]
     return len(i)
 
 
@@ -73,8 +72,7 @@ def run_ase(positions, cell, threads):
     return len(i)
 
 
-LIBRARIES = {"pgnfast": run_pgnfast, "vesin": run_vesin, "matscipy": run_matscipy,
-             "ase": run_ase}
+LIBRARIES = {"pgnfast": run_pgnfast, "vesin": run_vesin, "matscipy": run_matscipy, "ase": run_ase}
 THREADED = {"pgnfast", "vesin"}  # matscipy and ASE are single-threaded
 
 
@@ -92,7 +90,8 @@ def test_neighbor_list(benchmark, library, n, shape, threads):
     positions, cell = system(n, shape)
     benchmark.group = f"neighbors N={n} {shape} threads={threads}"
     benchmark.extra_info["pairs"] = benchmark.pedantic(
-        LIBRARIES[library], args=(positions, cell, threads), rounds=5, warmup_rounds=1)
+        LIBRARIES[library], args=(positions, cell, threads), rounds=5, warmup_rounds=1
+    )
 
 
 # ---------------------------------------------------------------- script: table, JSON, PNG
@@ -108,8 +107,7 @@ def measure_round_robin(libraries, positions, cell, threads, repeats):
             start = time.perf_counter()
             LIBRARIES[name](positions, cell, threads)
             times[name].append(time.perf_counter() - start)
-    return {name: (statistics.median(t), min(t), max(t), pairs[name])
-            for name, t in times.items()}
+    return {name: (statistics.median(t), min(t), max(t), pairs[name]) for name, t in times.items()}
 
 
 def main() -> None:
@@ -123,36 +121,63 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = []
-    header = (f"{'N':>9} {'box':>9} {'thr':>3} {'library':>9} {'median ms':>10} "
-              f"{'min-max ms':>17} {'pairs':>10} {'pairs/s':>9}")
+    header = (
+        f"{'N':>9} {'box':>9} {'thr':>3} {'library':>9} {'median ms':>10} "
+        f"{'min-max ms':>17} {'pairs':>10} {'pairs/s':>9}"
+    )
     print(header)
     for n in (int(s) for s in args.sizes):
         for shape in args.shapes:
             positions, cell = system(n, shape)
             for threads in args.threads:
                 libraries = [
-                    name for name in LIBRARIES
+                    name
+                    for name in LIBRARIES
                     if (name in THREADED or threads == args.threads[0])
                     and not (name == "ase" and n > args.ase_max)
                 ]
                 repeats = args.repeats if n < 1e6 else max(1, args.repeats // 2)
                 measured = measure_round_robin(libraries, positions, cell, threads, repeats)
                 for library, (median, low, high, pairs) in measured.items():
-                    rows.append(dict(n=n, shape=shape, threads=threads, library=library,
-                                     median_s=median, min_s=low, max_s=high, pairs=pairs,
-                                     pairs_per_s=pairs / median))
-                    print(f"{n:>9} {shape:>9} {threads:>3} {library:>9} {median * 1e3:>10.2f} "
-                          f"{low * 1e3:>8.2f}-{high * 1e3:<8.2f} {pairs:>10} "
-                          f"{pairs / median:>9.2e}", flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
+                    rows.append(
+                        dict(
+                            n=n,
+                            shape=shape,
+                            threads=threads,
+                            library=library,
+                            median_s=median,
+                            min_s=low,
+                            max_s=high,
+                            pairs=pairs,
+                            pairs_per_s=pairs / median,
+                        )
+                    )
+                    print(
+                        f"{n:>9} {shape:>9} {threads:>3} {library:>9} {median * 1e3:>10.2f} "
+                        f"{low * 1e3:>8.2f}-{high * 1e3:<8.2f} {pairs:>10} "
+                        f"{pairs / median:>9.2e}",
+                        flush=True,
+                    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent,
+    ).stdout.strip()
     report = dict(
-        benchmark="neighbor list, CPU", date=str(date.today()), commit=commit,
+        benchmark="neighbor list, CPU",
+        date=str(date.today()),
+        commit=commit,
         machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        command="python benchmarks/bench_neighbors.py " + " ".join(
+        command="python benchmarks/bench_neighbors.py "
+        + " ".join(
             f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items() if k != "out"),
-        cutoff_nm=CUTOFF, density_per_nm3=DENSITY, rows=rows,
+            for k, v in vars(args).items()
+            if k != "out"
+        ),
+        cutoff_nm=CUTOFF,
+        density_per_nm3=DENSITY,
+        rows=rows,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
@@ -171,12 +196,19 @@ def plot(rows, path):
     for ax, shape in zip(axes[0], shapes):
         for library in LIBRARIES:
             for threads in sorted({r["threads"] for r in rows}):
-                sel = [r for r in rows if r["shape"] == shape and r["library"] == library
-                       and r["threads"] == threads]
+                sel = [
+                    r
+                    for r in rows
+                    if r["shape"] == shape and r["library"] == library and r["threads"] == threads
+                ]
                 if sel:
-                    ax.loglog([r["n"] for r in sel], [r["pairs_per_s"] for r in sel],
-                              marker="o", linestyle="-" if threads == 1 else "--",
-                              label=f"{library}, {threads} thread{'s' if threads > 1 else ''}")
+                    ax.loglog(
+                        [r["n"] for r in sel],
+                        [r["pairs_per_s"] for r in sel],
+                        marker="o",
+                        linestyle="-" if threads == 1 else "--",
+                        label=f"{library}, {threads} thread{'s' if threads > 1 else ''}",
+                    )
         ax.set_xlabel("particles N")
         ax.set_ylabel("pairs per second")
         ax.set_title(f"{shape} box, ~{NEIGHBORS:.0f} neighbors per particle")

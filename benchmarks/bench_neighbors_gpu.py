@@ -54,32 +54,56 @@ def main() -> None:
         runners = {}
         for backend in pgnfast.available_backends("cuda"):
             if backend != "reference":
-                runners[f"pgnfast-{backend}"] = (
-                    lambda b=backend, p=pos_t, c=cell_t: len(
-                        pgnfast.neighbor_list(p, c, CUTOFF, backend=b)))
+                runners[f"pgnfast-{backend}"] = lambda b=backend, p=pos_t, c=cell_t: len(
+                    pgnfast.neighbor_list(p, c, CUTOFF, backend=b)
+                )
         try:
             import vesin.torch
 
             vesin_nl = vesin.torch.NeighborList(cutoff=CUTOFF, full_list=True)
             runners["vesin-torch"] = lambda v=vesin_nl, p=pos_t, c=cell_t: len(
-                v.compute(p, c, True, quantities="ijSDd")[0])
+                v.compute(p, c, True, quantities="ijSDd")[0]
+            )
         except Exception as error:  # noqa: BLE001 - report and go on without this peer
             print(f"vesin torch path unavailable: {error}")
         for name, fn in runners.items():
             median, low, high, pairs = timed(fn, args.repeats)
-            rows.append(dict(n=n, library=name, median_s=median, min_s=low, max_s=high,
-                             pairs=pairs, pairs_match_cpu=pairs == expected,
-                             pairs_per_s=pairs / median))
-            print(f"N={n:>8} {name:>16} {median * 1e3:8.3f} ms  {pairs / median:9.3e} pairs/s"
-                  f"  pairs {'match' if pairs == expected else 'DIFFER'}", flush=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+            rows.append(
+                dict(
+                    n=n,
+                    library=name,
+                    median_s=median,
+                    min_s=low,
+                    max_s=high,
+                    pairs=pairs,
+                    pairs_match_cpu=pairs == expected,
+                    pairs_per_s=pairs / median,
+                )
+            )
+            print(
+                f"N={n:>8} {name:>16} {median * 1e3:8.3f} ms  {pairs / median:9.3e} pairs/s"
+                f"  pairs {'match' if pairs == expected else 'DIFFER'}",
+                flush=True,
+            )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(dict(
-        benchmark="neighbor list, GPU", device=torch.cuda.get_device_name(),
-        date=str(date.today()), commit=commit, cutoff_nm=CUTOFF,
-        command="python benchmarks/bench_neighbors_gpu.py --sizes "
-        + " ".join(map(str, args.sizes)), rows=rows), indent=2))
+    args.out.write_text(
+        json.dumps(
+            dict(
+                benchmark="neighbor list, GPU",
+                device=torch.cuda.get_device_name(),
+                date=str(date.today()),
+                commit=commit,
+                cutoff_nm=CUTOFF,
+                command="python benchmarks/bench_neighbors_gpu.py --sizes "
+                + " ".join(map(str, args.sizes)),
+                rows=rows,
+            ),
+            indent=2,
+        )
+    )
     print(f"wrote {args.out}")
 
 

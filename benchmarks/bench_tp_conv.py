@@ -32,8 +32,16 @@ import pytest
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HYPER = dict(r_max=1.0, num_layers=4, parity=True, num_features=32, num_bessel=8,
-             polynomial_cutoff_p=6, radial_mlp_depth=1, radial_mlp_width=128)
+HYPER = dict(
+    r_max=1.0,
+    num_layers=4,
+    parity=True,
+    num_features=32,
+    num_bessel=8,
+    polynomial_cutoff_p=6,
+    radial_mlp_depth=1,
+    radial_mlp_width=128,
+)
 NEIGHBORS_TARGET = 24.0  # within r_max, as in bench_model.py
 
 
@@ -44,8 +52,9 @@ def configuration(num_particles: int, seed: int = 0):
     density = NEIGHBORS_TARGET / (4 / 3 * np.pi * HYPER["r_max"] ** 3)
     box = (num_particles / density) ** (1 / 3)
     spacing = box / np.ceil(num_particles ** (1 / 3))
-    positions = random_positions(num_particles, box, np.random.default_rng(seed),
-                                 min_distance=0.6 * spacing)
+    positions = random_positions(
+        num_particles, box, np.random.default_rng(seed), min_distance=0.6 * spacing
+    )
     return positions, np.eye(3) * box
 
 
@@ -86,17 +95,27 @@ def nequip_runner(positions, cell, l_max: int):
     data["atom_types"] = torch.zeros(len(positions), dtype=torch.int64)
     avg = data["edge_index"].shape[1] / len(positions)
     model = NequIPGNNModel(
-        seed=0, model_dtype="float32", r_max=HYPER["r_max"], type_names=["H"],
-        num_layers=HYPER["num_layers"], l_max=l_max, parity=HYPER["parity"],
-        num_features=HYPER["num_features"], num_bessels=HYPER["num_bessel"],
+        seed=0,
+        model_dtype="float32",
+        r_max=HYPER["r_max"],
+        type_names=["H"],
+        num_layers=HYPER["num_layers"],
+        l_max=l_max,
+        parity=HYPER["parity"],
+        num_features=HYPER["num_features"],
+        num_bessels=HYPER["num_bessel"],
         polynomial_cutoff_p=HYPER["polynomial_cutoff_p"],
-        radial_mlp_depth=HYPER["radial_mlp_depth"], radial_mlp_width=HYPER["radial_mlp_width"],
-        avg_num_neighbors=avg, per_type_energy_scales=1.0, per_type_energy_shifts=0.0,
+        radial_mlp_depth=HYPER["radial_mlp_depth"],
+        radial_mlp_width=HYPER["radial_mlp_width"],
+        avg_num_neighbors=avg,
+        per_type_energy_scales=1.0,
+        per_type_energy_shifts=0.0,
     ).eval()
 
     def run():
-        return model({k: (v.clone() if isinstance(v, torch.Tensor) else v)
-                      for k, v in data.items()})["forces"]
+        return model(
+            {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in data.items()}
+        )["forces"]
 
     return run, {"edges": int(data["edge_index"].shape[1]), "avg_num_neighbors": avg}
 
@@ -115,8 +134,10 @@ def op_runner(num_nodes: int, l_max: int, backend: str, order: int):
     g = torch.Generator().manual_seed(0)
     receivers = torch.sort(torch.randint(0, num_nodes, (edges,), generator=g)).values
     senders = torch.randint(0, num_nodes, (edges,), generator=g)
-    inputs = [torch.randn(n, d, generator=g, requires_grad=True) for n, d in
-              ((num_nodes, spec.dim_in), (edges, spec.dim_sh), (edges, spec.weight_numel))]
+    inputs = [
+        torch.randn(n, d, generator=g, requires_grad=True)
+        for n, d in ((num_nodes, spec.dim_in), (edges, spec.dim_sh), (edges, spec.weight_numel))
+    ]
 
     def run():
         out = tp_conv(spec, *inputs, senders, receivers, num_nodes, backend=backend)
@@ -126,8 +147,12 @@ def op_runner(num_nodes: int, l_max: int, backend: str, order: int):
                 torch.autograd.grad(sum(q.square().sum() for q in grads), inputs)
         return out
 
-    return run, {"edges": edges, "dim_in": spec.dim_in, "paths": len(spec.instructions),
-                 "weight_numel": spec.weight_numel}
+    return run, {
+        "edges": edges,
+        "dim_in": spec.dim_in,
+        "paths": len(spec.instructions),
+        "weight_numel": spec.weight_numel,
+    }
 
 
 def timed(run, repeats: int) -> dict:
@@ -137,8 +162,12 @@ def timed(run, repeats: int) -> dict:
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-            "repeats": repeats}
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "repeats": repeats,
+    }
 
 
 # ---- pytest-benchmark ------------------------------------------------------------------
@@ -170,9 +199,21 @@ def peak_memory(num_particles: int, l_max: int, backend: str, threads: int) -> f
         " backend=sys.argv[4]); run();"
         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent),
-                             str(num_particles), str(l_max), backend, str(threads)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(Path(__file__).parent),
+            str(num_particles),
+            str(l_max),
+            backend,
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(result.stdout.strip().splitlines()[-1]) / 1024
 
 
@@ -188,27 +229,57 @@ def measure(sizes, lmaxes, threads, repeats, memory_sizes, with_nequip) -> dict:
         for order in (0, 1, 2):
             for backend in ("cpu", "reference"):
                 run, info = op_runner(1000, l_max, backend, order)
-                record("op", l_max=l_max, order=order, backend=backend, num_nodes=1000,
-                       **info, **timed(run, repeats))
+                record(
+                    "op",
+                    l_max=l_max,
+                    order=order,
+                    backend=backend,
+                    num_nodes=1000,
+                    **info,
+                    **timed(run, repeats),
+                )
         for n in sizes:
             positions, cell = configuration(n)
             for backend in ("cpu", "reference"):
                 run, info = pgnfast_runner(positions, cell, l_max, backend)
-                record("energy_forces", l_max=l_max, backend=backend, num_particles=n, **info,
-                       **timed(run, repeats))
+                record(
+                    "energy_forces",
+                    l_max=l_max,
+                    backend=backend,
+                    num_particles=n,
+                    **info,
+                    **timed(run, repeats),
+                )
             if with_nequip:
                 run, info = nequip_runner(positions, cell, l_max)
-                record("energy_forces", l_max=l_max, backend="nequip-0.19", num_particles=n,
-                       **info, **timed(run, repeats))
+                record(
+                    "energy_forces",
+                    l_max=l_max,
+                    backend="nequip-0.19",
+                    num_particles=n,
+                    **info,
+                    **timed(run, repeats),
+                )
             if n == min(sizes):
                 for backend in ("cpu", "reference"):
                     run, info = pgnfast_runner(positions, cell, l_max, backend, train=True)
-                    record("training_step", l_max=l_max, backend=backend, num_particles=n,
-                           **info, **timed(run, repeats))
+                    record(
+                        "training_step",
+                        l_max=l_max,
+                        backend=backend,
+                        num_particles=n,
+                        **info,
+                        **timed(run, repeats),
+                    )
     for n in memory_sizes:
         for backend in ("cpu", "reference"):
-            record("peak_memory", l_max=1, backend=backend, num_particles=n,
-                   peak_rss_mib=peak_memory(n, 1, backend, threads))
+            record(
+                "peak_memory",
+                l_max=1,
+                backend=backend,
+                num_particles=n,
+                peak_rss_mib=peak_memory(n, 1, backend, threads),
+            )
     return {"results": results}
 
 
@@ -222,8 +293,16 @@ def ratios(results) -> list[dict]:
     for (kind, l_max, order, n), values in keyed.items():
         for peer in ("reference", "nequip-0.19"):
             if peer in values and "cpu" in values:
-                rows.append({"kind": kind, "l_max": l_max, "order": order, "n": n,
-                             "peer": peer, "peer_over_cpu": values[peer] / values["cpu"]})
+                rows.append(
+                    {
+                        "kind": kind,
+                        "l_max": l_max,
+                        "order": order,
+                        "n": n,
+                        "peer": peer,
+                        "peer_over_cpu": values[peer] / values["cpu"],
+                    }
+                )
     return rows
 
 
@@ -233,15 +312,18 @@ def plot(rows, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['kind']} l{r['l_max']}" + (f" o{r['order']}" if r["order"] is not None
-                                              else "") + f" n{r['n']} vs {r['peer']}"
-              for r in rows]
+    labels = [
+        f"{r['kind']} l{r['l_max']}"
+        + (f" o{r['order']}" if r["order"] is not None else "")
+        + f" n{r['n']} vs {r['peer']}"
+        for r in rows
+    ]
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.5))
     ax.barh(range(len(rows)), [r["peer_over_cpu"] for r in rows])
     ax.set_yticks(range(len(rows)), labels, fontsize=7)
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xscale("log")
-    ax.set_xlabel("peer time (or memory) / backend=\"cpu\"  (>1: fused kernel better)")
+    ax.set_xlabel('peer time (or memory) / backend="cpu"  (>1: fused kernel better)')
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
@@ -258,23 +340,31 @@ def main() -> None:
     args = parser.parse_args()
     try:
         import nequip  # noqa: F401
+
         with_nequip = not args.no_nequip
     except ImportError:
         with_nequip = False
-    measured = measure(args.sizes, args.lmax, args.threads, args.repeats, args.memory_sizes,
-                       with_nequip)
+    measured = measure(
+        args.sizes, args.lmax, args.threads, args.repeats, args.memory_sizes, with_nequip
+    )
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+        ).stdout.strip()
     except OSError:
         commit = ""
     report = {
         "benchmark": "fused tp_conv (backend cpu) vs reference and nequip, float32, CPU",
-        "hyperparameters": HYPER, "threads": args.threads, "device": "cpu",
-        "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-        "date": datetime.now().isoformat(timespec="seconds"), "commit": commit,
+        "hyperparameters": HYPER,
+        "threads": args.threads,
+        "device": "cpu",
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "commit": commit,
         "command": "python benchmarks/bench_tp_conv.py " + " ".join(sys.argv[1:]),
-        **measured, "ratios": ratios(measured["results"]),
+        **measured,
+        "ratios": ratios(measured["results"]),
     }
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,18 @@ _EXPORTS = {
     "MonteCarloSummary": "pgnfast.mc",
 }
 _SUBMODULES = {
-    "neighbors", "dft", "data", "nn", "ops", "train", "mc", "analysis", "calculators",
-    "potentials", "testing", "triton",
+    "neighbors",
+    "dft",
+    "data",
+    "nn",
+    "ops",
+    "train",
+    "mc",
+    "analysis",
+    "calculators",
+    "potentials",
+    "testing",
+    "triton",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -17,8 +17,7 @@ def atomic_path(path, *, keep_previous: bool = False) -> Iterator[Path]:
     fsynced and renamed onto `path` (the old file kept as `<path>.prev` if asked)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
         yield Path(temporary)

@@ -27,9 +27,17 @@ def random_positions(num_particles: int, box: float, rng, min_distance: float = 
     return chosen + rng.uniform(-jitter, jitter, chosen.shape) + spacing / 2
 
 
-def random_graph(model, num_particles: int = 12, box: float = 1.5, *, seed: int = 0,
-                 num_systems: int = 1, pbc=True, dtype=torch.float64,
-                 min_distance: float | None = None) -> Graph:
+def random_graph(
+    model,
+    num_particles: int = 12,
+    box: float = 1.5,
+    *,
+    seed: int = 0,
+    num_systems: int = 1,
+    pbc=True,
+    dtype=torch.float64,
+    min_distance: float | None = None,
+) -> Graph:
     """A random periodic (triclinic) batch of systems for `model` (its r_max, types,
     descriptors); particles about min_distance (default 0.4 r_max) apart or more."""
     if min_distance is None:
@@ -41,8 +49,11 @@ def random_graph(model, num_particles: int = 12, box: float = 1.5, *, seed: int 
         fractional = random_positions(num_particles, box, rng, min_distance=min_distance) / box
         pos = fractional @ cell
         types = rng.integers(0, model.num_types, num_particles)
-        desc = rng.uniform(0, 1, (num_particles, model.node_descriptors)) \
-            if model.node_descriptors else None
+        desc = (
+            rng.uniform(0, 1, (num_particles, model.node_descriptors))
+            if model.node_descriptors
+            else None
+        )
         systems.append((pos, cell, types, pbc, desc))
     return build_graph(systems, model.r_max, dtype=dtype)
 
@@ -73,8 +84,10 @@ def equivariance_errors(model, graph: Graph, matrix=None, *, stress: bool = True
         matrix = random_orthogonal(graph.positions.dtype)
     matrix = matrix.to(graph.positions.dtype)
     before = {k: v.detach() for k, v in model(graph, compute_stress=stress).items()}
-    after = {k: v.detach() for k, v in
-             model(transform_graph(graph, matrix), compute_stress=stress).items()}
+    after = {
+        k: v.detach()
+        for k, v in model(transform_graph(graph, matrix), compute_stress=stress).items()
+    }
     errors = {
         "energy": float((after["energy"] - before["energy"]).abs().max()),
         "energies": float((after["energies"] - before["energies"]).abs().max()),
@@ -122,8 +135,10 @@ def finite_difference_stress(model, graph: Graph, *, step: float = 1e-5) -> np.n
                 strain[a, b] += 0.5 * sign * step
                 strain[b, a] += 0.5 * sign * step
                 deform = torch.eye(3, dtype=strain.dtype) + strain
-                out = model(replace(graph, positions=graph.positions @ deform,
-                                    cell=graph.cell @ deform), compute_forces=False)
+                out = model(
+                    replace(graph, positions=graph.positions @ deform, cell=graph.cell @ deform),
+                    compute_forces=False,
+                )
                 energies.append(float(out["energy"].detach().sum()))
             stress[a, b] = stress[b, a] = (energies[0] - energies[1]) / (2 * step) / volume
     return stress
@@ -131,8 +146,10 @@ def finite_difference_stress(model, graph: Graph, *, step: float = 1e-5) -> np.n
 
 # -- a synthetic labeled dataset (stand-in for the DFT labels) -----------------------------
 
-def analytic_many_body_energies(positions, cell, *, cutoff: float = 1.0, sigma: float = 0.35,
-                                pbc=True):
+
+def analytic_many_body_energies(
+    positions, cell, *, cutoff: float = 1.0, sigma: float = 0.35, pbc=True
+):
     """Per-particle energies (N,) kT of an embedded-density model with a soft pair repulsion:
     E_i = sum_j 2 exp(-4 (r/sigma - 1)) f(r) / 2 - 1.5 sqrt(rho_i), rho_i = sum_j exp(-2 r /
     sigma) f(r), f a smooth cutoff. torch float64 in and out (differentiable)."""
@@ -148,13 +165,21 @@ def analytic_many_body_energies(positions, cell, *, cutoff: float = 1.0, sigma: 
     smooth = (1 - x**2) ** 3
     pair = 2.0 * torch.exp(-4.0 * (r / sigma - 1.0)) * smooth
     density = torch.zeros(len(positions), dtype=positions.dtype).index_add(
-        0, i, torch.exp(-2.0 * r / sigma) * smooth)
+        0, i, torch.exp(-2.0 * r / sigma) * smooth
+    )
     repulsion = torch.zeros(len(positions), dtype=positions.dtype).index_add(0, i, 0.5 * pair)
     return repulsion - 1.5 * torch.sqrt(density + 1e-3)
 
 
-def write_synthetic_dataset(path, num_configs: int = 40, num_particles: int = 16, *,
-                            box: float = 1.6, seed: int = 0, design=None) -> None:
+def write_synthetic_dataset(
+    path,
+    num_configs: int = 40,
+    num_particles: int = 16,
+    *,
+    box: float = 1.6,
+    seed: int = 0,
+    design=None,
+) -> None:
     """Write an extxyz file of random configurations labeled by analytic_many_body_energies:
     info["energy"] (kT), arrays["forces"] (kT/nm) and arrays["energies"] (kT), positions and
     cell in nm, and design parameters in info (same fields as the DFT labeler writes)."""
@@ -164,14 +189,19 @@ def write_synthetic_dataset(path, num_configs: int = 40, num_particles: int = 16
     rng = np.random.default_rng(seed)
     frames = []
     for _ in range(num_configs):
-        pos = torch.tensor(random_positions(num_particles, box, rng, min_distance=0.25),
-                           requires_grad=True)
+        pos = torch.tensor(
+            random_positions(num_particles, box, rng, min_distance=0.25), requires_grad=True
+        )
         cell = torch.tensor(box * np.eye(3))
         energies = analytic_many_body_energies(pos, cell)
         energy = energies.sum()
         (grad,) = torch.autograd.grad(energy, pos)
-        atoms = ase.Atoms(symbols=["X"] * num_particles, positions=pos.detach().numpy(),
-                          cell=cell.numpy(), pbc=True)
+        atoms = ase.Atoms(
+            symbols=["X"] * num_particles,
+            positions=pos.detach().numpy(),
+            cell=cell.numpy(),
+            pbc=True,
+        )
         atoms.info["energy"] = float(energy.detach())
         atoms.arrays["forces"] = -grad.numpy()
         atoms.arrays["energies"] = energies.detach().numpy()
@@ -187,10 +217,21 @@ def small_model(dtype=torch.float64, seed: int = 0, **overrides):
     from .nn.model import NequIP
 
     torch.manual_seed(seed)
-    hyper = dict(r_max=0.6, num_layers=2, l_max=2, num_features=4, num_bessel=6,
-                 radial_mlp_width=8, num_types=2, avg_num_neighbors=8.0, backend="reference")
+    hyper = dict(
+        r_max=0.6,
+        num_layers=2,
+        l_max=2,
+        num_features=4,
+        num_bessel=6,
+        radial_mlp_width=8,
+        num_types=2,
+        avg_num_neighbors=8.0,
+        backend="reference",
+    )
     hyper.update(overrides)
     model = NequIP(**hyper).to(dtype)
-    model.set_energy_scale_shift([1.3, 0.7][: model.num_types] + [1.0] * (model.num_types - 2),
-                                 [-0.4, 0.2][: model.num_types] + [0.0] * (model.num_types - 2))
+    model.set_energy_scale_shift(
+        [1.3, 0.7][: model.num_types] + [1.0] * (model.num_types - 2),
+        [-0.4, 0.2][: model.num_types] + [0.0] * (model.num_types - 2),
+    )
     return model

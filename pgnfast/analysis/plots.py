@@ -37,8 +37,12 @@ def plot_q6_w6(q6, w6, ax=None):
     """Per-particle Q6-W6 scatter with ideal fcc, hcp, bcc and icosahedron references."""
     fig, ax = _axes(ax)
     ax.scatter(q6, w6, s=4, alpha=0.4)
-    references = {"fcc": (0.5745, -0.0132), "hcp": (0.4848, -0.0124),
-                  "bcc": (0.5106, 0.0132), "ico": (0.6633, -0.1698)}
+    references = {
+        "fcc": (0.5745, -0.0132),
+        "hcp": (0.4848, -0.0124),
+        "bcc": (0.5106, 0.0132),
+        "ico": (0.6633, -0.1698),
+    }
     for name, (q, w) in references.items():
         ax.scatter([q], [w], marker="*", s=80, color="k")
         ax.annotate(name, (q, w), textcoords="offset points", xytext=(4, 4))
@@ -51,8 +55,12 @@ def plot_voronoi_histogram(voronoi, count: int = 10, ax=None):
     fig, ax = _axes(ax)
     common = voronoi.most_common(count)
     ax.bar(range(len(common)), [f for _, f in common])
-    ax.set_xticks(range(len(common)), ["<" + ",".join(map(str, i)) + ">" for i, _ in common],
-                  rotation=60, fontsize=7)
+    ax.set_xticks(
+        range(len(common)),
+        ["<" + ",".join(map(str, i)) + ">" for i, _ in common],
+        rotation=60,
+        fontsize=7,
+    )
     ax.set(ylabel="fraction")
     return fig
 

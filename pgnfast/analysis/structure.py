@@ -37,8 +37,15 @@ def radial_distribution(positions, cell, r_max: float, bins: int = 100):
     return np.array(rdf.bin_centers), np.array(rdf.rdf)
 
 
-def structure_factor(positions, cell, q_max: float, bins: int = 60, q_min: float = 0.0,
-                     max_vectors: int = 200_000, seed: int = 0):
+def structure_factor(
+    positions,
+    cell,
+    q_max: float,
+    bins: int = 60,
+    q_min: float = 0.0,
+    max_vectors: int = 200_000,
+    seed: int = 0,
+):
     """S(q) = <|sum_j exp(-i q.r_j)|^2> / N from the k-vectors of the box (direct method).
 
     q = 2 pi n . reciprocal rows (1/nm, the "k" convention), every commensurate vector with
@@ -64,9 +71,9 @@ def structure_factor(positions, cell, q_max: float, bins: int = 60, q_min: float
     frames = _frames(positions)
     for frame in frames:
         for start in range(0, len(vectors), 4096):
-            phases = frame @ vectors[start:start + 4096].T  # (N, chunk)
+            phases = frame @ vectors[start : start + 4096].T  # (N, chunk)
             amplitude = np.abs(np.exp(-1j * phases).sum(axis=0)) ** 2 / len(frame)
-            total += np.bincount(which[start:start + 4096], amplitude, bins)
+            total += np.bincount(which[start : start + 4096], amplitude, bins)
     counts = np.bincount(which, minlength=bins) * len(frames)
     with np.errstate(invalid="ignore", divide="ignore"):
         s = np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
@@ -81,9 +88,17 @@ def structure_factor_from_rdf(r, g, density: float, q):
     return 1.0 + 4.0 * np.pi * density * (kernel * (r * r * (g - 1.0) * dr)).sum(axis=1)
 
 
-def steinhardt(positions, cell, l: int = 6, *, num_neighbors: int | None = 12,
-               r_max: float | None = None, wl: bool = False, average: bool = False,
-               wl_normalize: bool = True):
+def steinhardt(
+    positions,
+    cell,
+    l: int = 6,
+    *,
+    num_neighbors: int | None = 12,
+    r_max: float | None = None,
+    wl: bool = False,
+    average: bool = False,
+    wl_normalize: bool = True,
+):
     """Steinhardt order (freud.order.Steinhardt) of one frame.
 
     Neighbours: the num_neighbors nearest (default 12) or all within r_max nm.
@@ -94,8 +109,11 @@ def steinhardt(positions, cell, l: int = 6, *, num_neighbors: int | None = 12,
 
     box = _freud_box(cell)
     points = _wrapped(box, positions)
-    query = ({"num_neighbors": num_neighbors, "exclude_ii": True} if r_max is None
-             else {"r_max": r_max, "exclude_ii": True})
+    query = (
+        {"num_neighbors": num_neighbors, "exclude_ii": True}
+        if r_max is None
+        else {"r_max": r_max, "exclude_ii": True}
+    )
     order = freud.order.Steinhardt(l, average=average, wl=wl, wl_normalize=wl_normalize)
     order.compute((box, points), neighbors=query)
     return np.array(order.particle_order), float(order.order)
@@ -126,8 +144,9 @@ class VoronoiIndices:
         return [(tuple(int(x) for x in values[o]), counts[o] / len(self.indices)) for o in order]
 
 
-def voronoi_indices(positions, cell, face_threshold: float = 0.01,
-                    tolerance: float = 1e-6) -> VoronoiIndices:
+def voronoi_indices(
+    positions, cell, face_threshold: float = 0.01, tolerance: float = 1e-6
+) -> VoronoiIndices:
     """Voronoi indices of one frame (freud.locality.Voronoi, periodic, triclinic).
 
     face_threshold: faces smaller than this fraction of their cell's surface area are
@@ -163,5 +182,11 @@ def voronoi_indices(positions, cell, face_threshold: float = 0.01,
 
 def icosahedral_fraction_by_temperature(frames_by_temperature, cell, **kwargs) -> np.ndarray:
     """(K,) mean <0,0,12,0> fraction over frames, for frames grouped per temperature."""
-    return np.array([np.mean([voronoi_indices(f, cell, **kwargs).icosahedral_fraction
-                              for f in _frames(frames)]) for frames in frames_by_temperature])
+    return np.array(
+        [
+            np.mean(
+                [voronoi_indices(f, cell, **kwargs).icosahedral_fraction for f in _frames(frames)]
+            )
+            for frames in frames_by_temperature
+        ]
+    )

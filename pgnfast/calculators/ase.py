@@ -48,12 +48,15 @@ class PGNCalculator(Calculator):
         cell = np.asarray(atoms.cell[:], np.float64)
         descriptors = atoms.arrays.get("descriptors") if self.model.node_descriptors else None
         device = self.model.energy_scale.device
-        graph = build_graph([(atoms.positions, cell, self._types(atoms), pbc, descriptors)],
-                            self.model.r_max, dtype=self.model.dtype, device=device,
-                            neighbor_backend=self.neighbor_backend)
+        graph = build_graph(
+            [(atoms.positions, cell, self._types(atoms), pbc, descriptors)],
+            self.model.r_max,
+            dtype=self.model.dtype,
+            device=device,
+            neighbor_backend=self.neighbor_backend,
+        )
         want_stress = "stress" in properties and all(pbc)
-        out = self.model(graph, compute_forces=True, compute_stress=want_stress,
-                         create_graph=False)
+        out = self.model(graph, compute_forces=True, compute_stress=want_stress, create_graph=False)
         energy = float(out["energy"][0])
         self.results = {
             "energy": energy,
@@ -63,5 +66,6 @@ class PGNCalculator(Calculator):
         }
         if want_stress:
             s = out["stress"][0].detach().cpu().double().numpy()
-            self.results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2],
-                                               s[1, 2], s[0, 2], s[0, 1]])
+            self.results["stress"] = np.array(
+                [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
+            )

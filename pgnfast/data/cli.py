@@ -26,8 +26,9 @@ def run(args) -> int:
     from .farm import label
 
     design = PGNDesign.from_yaml(args.design)
-    configs = random_configurations(design, args.n_particles, args.n_configs, seed=args.seed,
-                                    kind=args.kind)
+    configs = random_configurations(
+        design, args.n_particles, args.n_configs, seed=args.seed, kind=args.kind
+    )
     client = executor = None
     if args.scheduler:
         from dask.distributed import Client
@@ -35,8 +36,15 @@ def run(args) -> int:
         client = Client(args.scheduler)
         executor = client.get_executor()
     try:
-        out = label(configs, design, args.out, executor=executor, workers=args.workers,
-                    spacing=args.spacing, tol=args.tol)
+        out = label(
+            configs,
+            design,
+            args.out,
+            executor=executor,
+            workers=args.workers,
+            spacing=args.spacing,
+            tol=args.tol,
+        )
     finally:
         if client is not None:
             client.close()

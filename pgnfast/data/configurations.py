@@ -24,8 +24,11 @@ CONTACT_GAP = 0.02  # nm: placed cores keep centre distances >= a_i + a_j + CONT
 def _types(design: PGNDesign, n: int, fractions, rng) -> np.ndarray:
     if design.n_types == 1:
         return np.zeros(n, np.int64)
-    fr = np.full(design.n_types, 1 / design.n_types) if fractions is None else \
-        np.asarray(fractions, float) / np.sum(fractions)
+    fr = (
+        np.full(design.n_types, 1 / design.n_types)
+        if fractions is None
+        else np.asarray(fractions, float) / np.sum(fractions)
+    )
     counts = np.floor(fr * n).astype(int)
     counts[: n - counts.sum()] += 1
     kinds = np.repeat(np.arange(design.n_types), counts)
@@ -53,8 +56,10 @@ def _place(rng, cell, radius, fixed=None, fixed_radius=None, max_tries=20000):
             radii.append(a)
             break
         else:
-            raise RuntimeError(f"could not place {len(radius)} cores without overlap: the "
-                               "design's core volume fraction is too high for random placement")
+            raise RuntimeError(
+                f"could not place {len(radius)} cores without overlap: the "
+                "design's core volume fraction is too high for random placement"
+            )
     return np.asarray(placed)
 
 
@@ -84,7 +89,7 @@ def _icosahedral(rng, cell, radius):
         shell = c + (vertices @ rot.T) * (2 * a * 1.06)  # touching the centre, not each other
         pos.extend([c, *shell])
     pos = np.asarray(pos)[:n]
-    rest = _place(rng, cell, radius[len(pos):], fixed=pos, fixed_radius=radius[: len(pos)])
+    rest = _place(rng, cell, radius[len(pos) :], fixed=pos, fixed_radius=radius[: len(pos)])
     return rest
 
 
@@ -127,9 +132,18 @@ def _relax_overlaps(pos, cell, radius, sweeps=200):
     return pos
 
 
-def random_configurations(design: PGNDesign, n_particles: int, n_configs: int, *, seed,
-                          kind: str = "mixed", fractions=None, potential=None,
-                          temperature: float = 5.0, sweeps: int = 20) -> list[ase.Atoms]:
+def random_configurations(
+    design: PGNDesign,
+    n_particles: int,
+    n_configs: int,
+    *,
+    seed,
+    kind: str = "mixed",
+    fractions=None,
+    potential=None,
+    temperature: float = 5.0,
+    sweeps: int = 20,
+) -> list[ase.Atoms]:
     """`n_configs` configurations of `n_particles` cores in the design's melt box (nm).
 
     kind: one of KINDS, "mixed" (a random kind per configuration) or "mc": short
@@ -141,13 +155,22 @@ def random_configurations(design: PGNDesign, n_particles: int, n_configs: int, *
     info["kind"].
     """
     if kind == "mc":
-        return _mc_snapshots(design, n_particles, n_configs, seed=seed, fractions=fractions,
-                             potential=potential, temperature=temperature, sweeps=sweeps)
+        return _mc_snapshots(
+            design,
+            n_particles,
+            n_configs,
+            seed=seed,
+            fractions=fractions,
+            potential=potential,
+            temperature=temperature,
+            sweeps=sweeps,
+        )
     if kind != "mixed" and kind not in KINDS:
         raise ValueError(f"kind must be 'mixed', 'mc' or one of {KINDS}, got {kind!r}")
     if int(n_particles) < 2 or int(n_configs) < 0:
-        raise ValueError(f"need n_particles >= 2 and n_configs >= 0, got {n_particles}, "
-                         f"{n_configs}")
+        raise ValueError(
+            f"need n_particles >= 2 and n_configs >= 0, got {n_particles}, {n_configs}"
+        )
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(int(n_configs)):
@@ -161,8 +184,9 @@ def random_configurations(design: PGNDesign, n_particles: int, n_configs: int, *
         elif this_kind in ("compressed", "sheared"):
             pos, cell = _deform(rng, cell, radius, this_kind)
         elif this_kind == "fcc":
-            pos = _lattice(rng, cell, radius, [(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5),
-                                               (0, 0.5, 0.5)])
+            pos = _lattice(
+                rng, cell, radius, [(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)]
+            )
         elif this_kind == "bcc":
             pos = _lattice(rng, cell, radius, [(0, 0, 0), (0.5, 0.5, 0.5)])
         else:
@@ -175,26 +199,35 @@ def random_configurations(design: PGNDesign, n_particles: int, n_configs: int, *
     return out
 
 
-def _mc_snapshots(design, n_particles, n_configs, *, seed, fractions, potential, temperature,
-                  sweeps) -> list[ase.Atoms]:
+def _mc_snapshots(
+    design, n_particles, n_configs, *, seed, fractions, potential, temperature, sweeps
+) -> list[ase.Atoms]:
     """Random placements, each then run `sweeps` Monte Carlo sweeps at `temperature`."""
     from ..mc import ParallelTempering
 
     if potential is None:
-        raise ValueError("kind='mc' needs a potential (for example a first trained model, "
-                         "pgnfast.Potential(model)) to drive the Monte Carlo snapshots")
+        raise ValueError(
+            "kind='mc' needs a potential (for example a first trained model, "
+            "pgnfast.Potential(model)) to drive the Monte Carlo snapshots"
+        )
     if not (temperature > 0) or int(sweeps) < 1:
         raise ValueError(f"need temperature > 0 and sweeps >= 1, got {temperature}, {sweeps}")
     rng = np.random.default_rng(seed)
-    starts = random_configurations(design, n_particles, n_configs, seed=rng.integers(2**63),
-                                   kind="random", fractions=fractions)
+    starts = random_configurations(
+        design, n_particles, n_configs, seed=rng.integers(2**63), kind="random", fractions=fractions
+    )
     out = []
     for atoms in starts:
         types = atoms.arrays["type"]
-        engine = ParallelTempering(potential, atoms.positions, np.asarray(atoms.cell),
-                                   [float(temperature)], types=types,
-                                   seed=int(rng.integers(2**31)),
-                                   equilibration_sweeps=int(sweeps))
+        engine = ParallelTempering(
+            potential,
+            atoms.positions,
+            np.asarray(atoms.cell),
+            [float(temperature)],
+            types=types,
+            seed=int(rng.integers(2**31)),
+            equilibration_sweeps=int(sweeps),
+        )
         engine.run(int(sweeps), progress=False, quench_lowest=False)
         snapshot = atoms.copy()
         snapshot.positions = engine.positions_by_temperature()[0]

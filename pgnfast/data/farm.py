@@ -41,8 +41,7 @@ def _types(atoms):
 
 
 def _pin_threads(threads: int) -> None:
-    for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "OPENBLAS_NUM_THREADS"):
+    for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
 
 
@@ -66,14 +65,26 @@ def label_one(atoms, design: PGNDesign, settings: dict, threads: int | None = No
 
 
 def _write_manifest(out: Path, shards: dict, failures: dict, design: PGNDesign, settings):
-    manifest = {"design": design.to_dict(), "settings": settings,
-                "shards": [{"hash": k, "file": f"shards/{k}.extxyz"} for k in shards],
-                "failures": [{"hash": k, "reason": v} for k, v in failures.items()]}
+    manifest = {
+        "design": design.to_dict(),
+        "settings": settings,
+        "shards": [{"hash": k, "file": f"shards/{k}.extxyz"} for k in shards],
+        "failures": [{"hash": k, "reason": v} for k, v in failures.items()],
+    }
     write_json(out / "manifest.json", manifest, indent=1)
 
 
-def label(configurations, design: PGNDesign, out_dir, *, executor=None, workers=None,
-          spacing=None, tol=1e-10, progress=True) -> Path:
+def label(
+    configurations,
+    design: PGNDesign,
+    out_dir,
+    *,
+    executor=None,
+    workers=None,
+    spacing=None,
+    tol=1e-10,
+    progress=True,
+) -> Path:
     """Label `configurations` (ase.Atoms, nm) with the PGN DFT into the dataset `out_dir`.
 
     executor: any concurrent.futures.Executor (e.g. dask Client.get_executor()); default a
@@ -95,8 +106,11 @@ def label(configurations, design: PGNDesign, out_dir, *, executor=None, workers=
     if own_pool:
         workers = workers or cores
         executor = cf.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_pin_threads, initargs=(max(1, cores // workers),))
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_pin_threads,
+            initargs=(max(1, cores // workers),),
+        )
     threads = max(1, cores // (workers or cores))
     try:
         _run(executor, todo, design, settings, threads, out, shards, failures, progress)
@@ -108,8 +122,11 @@ def label(configurations, design: PGNDesign, out_dir, *, executor=None, workers=
     if failures:
         import warnings
 
-        warnings.warn(f"{len(failures)} configurations were not labeled (see "
-                      f"{out / 'manifest.json'})", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{len(failures)} configurations were not labeled (see {out / 'manifest.json'})",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return out
 
 
@@ -128,7 +145,8 @@ def _run(executor, todo, design, settings, threads, out, shards, failures, progr
             else:
                 failures[key] = payload
             bar.update(1)
-            bar.set_postfix(failed=len(failures),
-                            rate=f"{bar.n / max(time.perf_counter() - start, 1e-9):.2f}/s")
+            bar.set_postfix(
+                failed=len(failures), rate=f"{bar.n / max(time.perf_counter() - start, 1e-9):.2f}/s"
+            )
     finally:
         bar.close()

@@ -26,14 +26,23 @@ def write_extxyz(path, frames) -> Path:
 def labeled_frame(atoms, result, design, content_hash: str):
     """A copy of `atoms` carrying the DFTResult `result` (energy kT, forces kT/nm)."""
     frame = atoms.copy()
-    frame.calc = SinglePointCalculator(frame, energy=result.energy, forces=result.forces,
-                                       energies=result.energies)
+    frame.calc = SinglePointCalculator(
+        frame, energy=result.energy, forces=result.forces, energies=result.energies
+    )
     for key, value in design.to_dict().items():
         frame.info[f"design_{key}"] = json.dumps(value)
-    frame.info.update({
-        "hash": content_hash, "converged": result.converged, "iterations": result.iterations,
-        "residual": result.residual, "spacing": result.spacing, "solver": result.info["method"],
-        "reach": result.info["reach"], "label_seconds": result.info["time_total"]})
+    frame.info.update(
+        {
+            "hash": content_hash,
+            "converged": result.converged,
+            "iterations": result.iterations,
+            "residual": result.residual,
+            "spacing": result.spacing,
+            "solver": result.info["method"],
+            "reach": result.info["reach"],
+            "label_seconds": result.info["time_total"],
+        }
+    )
     return frame
 
 

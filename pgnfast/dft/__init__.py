@@ -8,5 +8,13 @@ from .design import PGNDesign, default_design
 from .functional import Functional
 from .solver import CoreOverlapError, DFTInputError, DFTResult, NotConverged, solve
 
-__all__ = ["CoreOverlapError", "DFTInputError", "DFTResult", "Functional", "NotConverged",
-           "PGNDesign", "default_design", "solve"]
+__all__ = [
+    "CoreOverlapError",
+    "DFTInputError",
+    "DFTResult",
+    "Functional",
+    "NotConverged",
+    "PGNDesign",
+    "default_design",
+    "solve",
+]

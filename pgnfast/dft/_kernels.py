@@ -47,8 +47,21 @@ def _minimum_image(x, p, cell, inv, out):
 
 
 @njit(**_SERIAL)
-def _gather(frac, radius, cell, inv, positions, nb, bin_start, bin_particles, widths,
-            out_idx, out_r, xyz, disp):
+def _gather(
+    frac,
+    radius,
+    cell,
+    inv,
+    positions,
+    nb,
+    bin_start,
+    bin_particles,
+    widths,
+    out_idx,
+    out_r,
+    xyz,
+    disp,
+):
     """Particles in the bins within `radius` of the voxel at fractional `frac`; returns count.
 
     Writes particle ids to out_idx and minimum-image distances |x - r_j| to out_r.
@@ -85,8 +98,9 @@ def _gather(frac, radius, cell, inv, positions, nb, bin_start, bin_particles, wi
 
 
 @njit(**NUMBA_FLAGS)
-def nearest_surface(m, cell, inv, positions, radius, nb, bin_start, bin_particles, widths,
-                    bin_length, n_chunks):
+def nearest_surface(
+    m, cell, inv, positions, radius, nb, bin_start, bin_particles, widths, bin_length, n_chunks
+):
     """Per voxel, the distance (nm) from its centre to the nearest core surface (>= 0)."""
     n_vox = m[0] * m[1] * m[2]
     n_part = positions.shape[0]
@@ -104,8 +118,21 @@ def nearest_surface(m, cell, inv, positions, radius, nb, bin_start, bin_particle
             shell = 1
             while True:
                 search = shell * bin_length
-                n = _gather(frac, search, cell, inv, positions, nb, bin_start, bin_particles,
-                            widths, idx, rr, xyz, disp)
+                n = _gather(
+                    frac,
+                    search,
+                    cell,
+                    inv,
+                    positions,
+                    nb,
+                    bin_start,
+                    bin_particles,
+                    widths,
+                    idx,
+                    rr,
+                    xyz,
+                    disp,
+                )
                 best = np.inf
                 for t in range(n):
                     s = rr[t] - radius[idx[t]]
@@ -119,9 +146,30 @@ def nearest_surface(m, cell, inv, positions, radius, nb, bin_start, bin_particle
 
 
 @njit(**NUMBA_FLAGS)
-def build_entries(m, cell, inv, positions, radius, nb, bin_start, bin_particles, widths,
-                  search_radius, chain_size2, width, truncation_kt, chi_cutoff, dv, n_chunks,
-                  offsets, idx_out, weight_out, avail_dv, c_min_out, fill):
+def build_entries(
+    m,
+    cell,
+    inv,
+    positions,
+    radius,
+    nb,
+    bin_start,
+    bin_particles,
+    widths,
+    search_radius,
+    chain_size2,
+    width,
+    truncation_kt,
+    chi_cutoff,
+    dv,
+    n_chunks,
+    offsets,
+    idx_out,
+    weight_out,
+    avail_dv,
+    c_min_out,
+    fill,
+):
     """Per-voxel lists (CSR) of the particles whose chains enter it (c_j - c_min < truncation).
 
     count pass (fill=False): offsets[v + 1] = number of entries. fill pass: idx_out,
@@ -139,8 +187,21 @@ def build_entries(m, cell, inv, positions, radius, nb, bin_start, bin_particles,
         disp = np.empty(3)
         for v in range(chunk * per, min(n_vox, (chunk + 1) * per)):
             _voxel_frac(v, m[0], m[1], m[2], frac)
-            n = _gather(frac, search_radius, cell, inv, positions, nb, bin_start, bin_particles,
-                        widths, idx, rr, xyz, disp)
+            n = _gather(
+                frac,
+                search_radius,
+                cell,
+                inv,
+                positions,
+                nb,
+                bin_start,
+                bin_particles,
+                widths,
+                idx,
+                rr,
+                xyz,
+                disp,
+            )
             s_min = np.inf
             for t in range(n):
                 s = rr[t] - radius[idx[t]]
@@ -218,9 +279,29 @@ def laplacian(offsets, idx, weight, avail_dv, u, n_chunks, partial):
 
 
 @njit(**NUMBA_FLAGS)
-def energies_gradient(m, cell, inv, positions, radius, nb, bin_start, bin_particles, widths,
-                      search_radius, avail_dv, c_min, u, psi, mean_psi_weighted, chain_size2,
-                      width, truncation_kt, chi_cutoff, dv, n_chunks):
+def energies_gradient(
+    m,
+    cell,
+    inv,
+    positions,
+    radius,
+    nb,
+    bin_start,
+    bin_particles,
+    widths,
+    search_radius,
+    avail_dv,
+    c_min,
+    u,
+    psi,
+    mean_psi_weighted,
+    chain_size2,
+    width,
+    truncation_kt,
+    chi_cutoff,
+    dv,
+    n_chunks,
+):
     """Per-particle free energies times V_ch (kT nm^3) and the gradient of F times V_ch.
 
     energies_j = sum_x dv phi_j (psi_j - ln Z); gradient_k = sum_x dv [phi_k dc_k/dr_k
@@ -240,8 +321,21 @@ def energies_gradient(m, cell, inv, positions, radius, nb, bin_start, bin_partic
         disp = np.empty(3)
         for v in range(chunk * per, min(n_vox, (chunk + 1) * per)):
             _voxel_frac(v, m[0], m[1], m[2], frac)
-            n = _gather(frac, search_radius, cell, inv, positions, nb, bin_start, bin_particles,
-                        widths, idx, rr, xyz, disp)
+            n = _gather(
+                frac,
+                search_radius,
+                cell,
+                inv,
+                positions,
+                nb,
+                bin_start,
+                bin_particles,
+                widths,
+                idx,
+                rr,
+                xyz,
+                disp,
+            )
             s_cut2 = (c_min[v] + truncation_kt) * chain_size2 / 1.5
             z = 0.0
             for t in range(n):
@@ -297,10 +391,26 @@ def contact_pairs(positions, cell, inv, radius, nb, bin_start, bin_particles, wi
     disp = np.empty(3)
     for i in range(n):
         for c in range(3):
-            frac[c] = (positions[i, 0] * inv[0, c] + positions[i, 1] * inv[1, c]
-                       + positions[i, 2] * inv[2, c]) % 1.0
-        m = _gather(frac, cutoff, cell, inv, positions, nb, bin_start, bin_particles, widths,
-                    idx, rr, xyz, disp)
+            frac[c] = (
+                positions[i, 0] * inv[0, c]
+                + positions[i, 1] * inv[1, c]
+                + positions[i, 2] * inv[2, c]
+            ) % 1.0
+        m = _gather(
+            frac,
+            cutoff,
+            cell,
+            inv,
+            positions,
+            nb,
+            bin_start,
+            bin_particles,
+            widths,
+            idx,
+            rr,
+            xyz,
+            disp,
+        )
         for t in range(m):
             j = idx[t]
             if j > i and rr[t] < cutoff:

@@ -9,8 +9,12 @@ import os
 
 # Numba flags of every kernel. fastmath stays off: the labels are compared with the dense
 # oracle at 1e-10 and finite-difference forces at 1e-6, which reassociated sums would spoil.
-NUMBA_FLAGS = {"parallel": True, "cache": os.environ.get("PGNFAST_NUMBA_CACHE", "1") != "0",
-               "fastmath": False, "nogil": True}
+NUMBA_FLAGS = {
+    "parallel": True,
+    "cache": os.environ.get("PGNFAST_NUMBA_CACHE", "1") != "0",
+    "fastmath": False,
+    "nogil": True,
+}
 
 # A particle's chains enter a voxel only while c_j(x) - min_k c_k(x) < TRUNCATION_KT (kT).
 TRUNCATION_KT = 50.0
@@ -35,7 +39,7 @@ VOXEL_CHUNKS = 64
 HESSIAN_CHUNKS = 4
 
 # Input checks.
-MAX_CORE_OVERLAP = 0.5      # refuse r_ij < a_i + a_j - MAX_CORE_OVERLAP * min(a_i, a_j)
-MIN_VOXELS_PER_AXIS = 4     # refuse grids coarser than this along any cell vector
+MAX_CORE_OVERLAP = 0.5  # refuse r_ij < a_i + a_j - MAX_CORE_OVERLAP * min(a_i, a_j)
+MIN_VOXELS_PER_AXIS = 4  # refuse grids coarser than this along any cell vector
 MAX_SPACING_OVER_RADIUS = 1.0  # refuse h > a_min: the cores would not be resolved
 CONTACT_STIFFNESS = 1000.0  # k_c = CONTACT_STIFFNESS / a_mean^2, kT/nm^2

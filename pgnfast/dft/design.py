@@ -59,7 +59,8 @@ class PGNDesign:
             radius = radius * len(sigma)
         if len(radius) != len(sigma):
             raise ValueError(
-                f"core_radius has {len(radius)} types but grafting_density has {len(sigma)}")
+                f"core_radius has {len(radius)} types but grafting_density has {len(sigma)}"
+            )
         n = _positive(self.chain_length, "chain_length (Kuhn segments)")
         if n < 1:
             raise ValueError(f"chain_length must be at least 1 Kuhn segment, got {n}")
@@ -114,8 +115,9 @@ class PGNDesign:
     def _counts(self, n_per_type) -> np.ndarray:
         counts = np.atleast_1d(np.asarray(n_per_type, dtype=float))
         if counts.shape != (self.n_types,):
-            raise ValueError(f"n_per_type needs {self.n_types} counts (one per type), "
-                             f"got {counts.tolist()}")
+            raise ValueError(
+                f"n_per_type needs {self.n_types} counts (one per type), got {counts.tolist()}"
+            )
         if (counts < 0).any():
             raise ValueError(f"n_per_type must be >= 0, got {counts.tolist()}")
         return counts
@@ -148,16 +150,18 @@ class PGNDesign:
         def plain(v):
             return list(v) if isinstance(v, tuple) else v
 
-        return {"core_radius": plain(self.core_radius),
-                "grafting_density": plain(self.grafting_density),
-                "chain_length": self.chain_length, "kuhn_length": self.kuhn_length,
-                "segment_volume": self.segment_volume}
+        return {
+            "core_radius": plain(self.core_radius),
+            "grafting_density": plain(self.grafting_density),
+            "chain_length": self.chain_length,
+            "kuhn_length": self.kuhn_length,
+            "segment_volume": self.segment_volume,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> PGNDesign:
         data = dict(data.get("design", data))
-        known = {"core_radius", "grafting_density", "chain_length", "kuhn_length",
-                 "segment_volume"}
+        known = {"core_radius", "grafting_density", "chain_length", "kuhn_length", "segment_volume"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown design keys {sorted(unknown)}; expected {sorted(known)}")
@@ -176,5 +180,6 @@ class PGNDesign:
 
 def default_design() -> PGNDesign:
     """The default design of docs/dft.md and examples/design.yaml (nm, chains/nm^2)."""
-    return PGNDesign(core_radius=8.0, grafting_density=1.0, chain_length=20,
-                     kuhn_length=1.0, segment_volume=0.5)
+    return PGNDesign(
+        core_radius=8.0, grafting_density=1.0, chain_length=20, kuhn_length=1.0, segment_volume=0.5
+    )

@@ -20,8 +20,10 @@ def translation_error(positions, cell, design, spacing=None, shifts=8, seed=0):
     """Spread (max - min) of E over random sub-voxel translations, kT per particle."""
     rng = np.random.default_rng(seed)
     h = design.radii.min() / 3 if spacing is None else spacing
-    energies = [solve(positions + rng.random(3) * h, cell, design, spacing=spacing).energy
-                for _ in range(shifts)]
+    energies = [
+        solve(positions + rng.random(3) * h, cell, design, spacing=spacing).energy
+        for _ in range(shifts)
+    ]
     return float(np.ptp(energies) / len(positions))
 
 
@@ -76,8 +78,10 @@ def many_body_measure(design, n=64, configs=80, spacing=None, seed=0):
     ones = np.ones((len(e), 1))
     out = {}
     train = np.arange(len(e)) % 4 != 0
-    for name, x in {"pair": np.hstack([ones, pairs]),
-                    "pair+triplet": np.hstack([ones, pairs, triplets])}.items():
+    for name, x in {
+        "pair": np.hstack([ones, pairs]),
+        "pair+triplet": np.hstack([ones, pairs, triplets]),
+    }.items():
         coef = np.linalg.lstsq(x[train], e[train], rcond=None)[0]
         for part, sel in (("fit", train), ("held-out", ~train)):
             residual = x[sel] @ coef - e[sel]
@@ -97,10 +101,12 @@ def main():
     design = default_design()
     atoms = random_configurations(design, args.n, 1, seed=0, kind="random")[0]
     pos, cell = atoms.positions, atoms.cell[:]
-    print("translation error at h = a/3:", translation_error(pos, cell, design),
-          "kT per particle")
-    print("translation error at h = a/6:",
-          translation_error(pos, cell, design, spacing=design.radii.min() / 6), "kT/particle")
+    print("translation error at h = a/3:", translation_error(pos, cell, design), "kT per particle")
+    print(
+        "translation error at h = a/6:",
+        translation_error(pos, cell, design, spacing=design.radii.min() / 6),
+        "kT/particle",
+    )
     energies, order = grid_convergence(pos, cell, design)
     print("E(h) kT:", energies, "observed order", order)
     print("many-body measure:", many_body_measure(design, args.n, args.configs))

@@ -38,17 +38,27 @@ class Functional(PotentialBase):
     def solve(self, positions, cell, types=None, pbc=True) -> DFTResult:
         """Label one system (nm), warm-started from the previous solve when N matches."""
         if not np.all(np.asarray(pbc)):
-            raise ValueError("the PGN DFT is defined for fully periodic boxes only (pbc=True): "
-                             "the chains must fill the whole cell")
+            raise ValueError(
+                "the PGN DFT is defined for fully periodic boxes only (pbc=True): "
+                "the chains must fill the whole cell"
+            )
         pos = positions.detach().cpu().numpy() if hasattr(positions, "detach") else positions
         box = cell.detach().cpu().numpy() if hasattr(cell, "detach") else cell
         kinds = types.detach().cpu().numpy() if hasattr(types, "detach") else types
         pos = np.asarray(pos, dtype=np.float64)
-        warm = self.last_psi if self.last_psi is not None and len(self.last_psi) == len(pos) \
-            else None
-        result = solve(pos, np.asarray(box, dtype=np.float64), self.design, types=kinds,
-                       spacing=self.spacing, tol=self.tol, warm_start=warm,
-                       check_reach=self.check_reach)
+        warm = (
+            self.last_psi if self.last_psi is not None and len(self.last_psi) == len(pos) else None
+        )
+        result = solve(
+            pos,
+            np.asarray(box, dtype=np.float64),
+            self.design,
+            types=kinds,
+            spacing=self.spacing,
+            tol=self.tol,
+            warm_start=warm,
+            check_reach=self.check_reach,
+        )
         self.last_psi, self.last_result = result.psi, result
         return result
 

@@ -67,8 +67,9 @@ class DFTResult:
 def _face_widths(cell: np.ndarray) -> np.ndarray:
     """Distance between opposite faces along each cell vector, nm."""
     volume = abs(np.linalg.det(cell))
-    return np.array([volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
-                     for k in range(3)])
+    return np.array(
+        [volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)]
+    )
 
 
 def _bins(frac: np.ndarray, widths: np.ndarray, bin_length: float):
@@ -105,8 +106,9 @@ def _validate(positions, cell, design, types, spacing, tol):
         if kinds.shape != (len(pos),) or not np.issubdtype(kinds.dtype, np.integer):
             raise DFTInputError(f"types must be N={len(pos)} integers, got {kinds!r}")
         if kinds.min() < 0 or kinds.max() >= design.n_types:
-            raise DFTInputError(f"types must lie in [0, {design.n_types}), got "
-                                f"[{kinds.min()}, {kinds.max()}]")
+            raise DFTInputError(
+                f"types must lie in [0, {design.n_types}), got [{kinds.min()}, {kinds.max()}]"
+            )
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):
         raise DFTInputError(f"tol must be in (0, 1), got {tol!r}")
     radius, _ = design.per_particle(kinds)
@@ -114,8 +116,10 @@ def _validate(positions, cell, design, types, spacing, tol):
     if not math.isfinite(h) or h <= 0:
         raise DFTInputError(f"spacing must be a positive length in nm, got {spacing!r}")
     if h > config.MAX_SPACING_OVER_RADIUS * radius.min():
-        raise DFTInputError(f"spacing {h:.3g} nm is coarser than the smallest core radius "
-                            f"{radius.min():.3g} nm: the cores would not be resolved")
+        raise DFTInputError(
+            f"spacing {h:.3g} nm is coarser than the smallest core radius "
+            f"{radius.min():.3g} nm: the cores would not be resolved"
+        )
     return pos, box, kinds, h
 
 
@@ -138,8 +142,9 @@ def _contacts(pos, box, radius, frac, widths):
         i, j, vec = np.asarray(pairs.i), np.asarray(pairs.j), np.asarray(pairs.vectors)
     else:
         nb, start, order = _bins(frac, widths, cutoff)
-        i, j, vec = _kernels.contact_pairs(pos, box, np.linalg.inv(box), radius, nb, start,
-                                           order, widths, cutoff)
+        i, j, vec = _kernels.contact_pairs(
+            pos, box, np.linalg.inv(box), radius, nb, start, order, widths, cutoff
+        )
     dist = np.linalg.norm(vec, axis=1)
     overlap = radius[i] + radius[j] - dist
     deep = overlap > config.MAX_CORE_OVERLAP * np.minimum(radius[i], radius[j])
@@ -148,10 +153,16 @@ def _contacts(pos, box, radius, frac, widths):
         raise CoreOverlapError(
             f"cores {i[k]} and {j[k]} overlap beyond contact: centre distance {dist[k]:.4g} nm "
             f"< {radius[i[k]] + radius[j[k]]:.4g} nm - {config.MAX_CORE_OVERLAP} x "
-            f"{min(radius[i[k]], radius[j[k]]):.4g} nm")
+            f"{min(radius[i[k]], radius[j[k]]):.4g} nm"
+        )
     touching = overlap > 0
-    i, j, overlap, dist, vec = i[touching], j[touching], overlap[touching], dist[touching], vec[
-        touching]
+    i, j, overlap, dist, vec = (
+        i[touching],
+        j[touching],
+        overlap[touching],
+        dist[touching],
+        vec[touching],
+    )
     u = 0.5 * kc * overlap**2
     np.add.at(energies, i, u / 2)
     np.add.at(energies, j, u / 2)
@@ -174,8 +185,15 @@ class _Dual:
 
     def evaluate(self, psi):
         """(filled_j, G(psi)) with filled in nm^3 and G in kT nm^3."""
-        filled, log_sum = _kernels.sweep(self.offsets, self.idx, self.weight, self.avail_dv,
-                                         np.exp(psi), self.n_chunks, self.partial)
+        filled, log_sum = _kernels.sweep(
+            self.offsets,
+            self.idx,
+            self.weight,
+            self.avail_dv,
+            np.exp(psi),
+            self.n_chunks,
+            self.partial,
+        )
         self.sweeps += 1
         return filled, float(psi @ self.omega - log_sum + self.constant)
 
@@ -233,8 +251,9 @@ def _newton(dual: _Dual, psi, tol, max_iterations):
     it = 0
     while err >= tol and it < max_iterations:
         it += 1
-        lap = _kernels.laplacian(dual.offsets, dual.idx, dual.weight, dual.avail_dv,
-                                 np.exp(psi), threads, partial)
+        lap = _kernels.laplacian(
+            dual.offsets, dual.idx, dual.weight, dual.avail_dv, np.exp(psi), threads, partial
+        )
         lap += np.mean(np.diag(lap)) / n  # lifts the gauge (constant) null vector
         step = np.linalg.solve(lap, dual.omega - filled)
         t = 1.0
@@ -250,9 +269,20 @@ def _newton(dual: _Dual, psi, tol, max_iterations):
 
 
 # --------------------------------------------------------------------------- solve
-def solve(positions, cell, design: PGNDesign, *, types=None, spacing=None, tol=1e-10,
-          warm_start=None, method=None, check_reach=True, allow_unconverged=False,
-          max_iterations=None) -> DFTResult:
+def solve(
+    positions,
+    cell,
+    design: PGNDesign,
+    *,
+    types=None,
+    spacing=None,
+    tol=1e-10,
+    warm_start=None,
+    method=None,
+    check_reach=True,
+    allow_unconverged=False,
+    max_iterations=None,
+) -> DFTResult:
     """Free energy (kT), per-particle energies (kT) and forces (kT/nm) of PGN cores.
 
     positions: (N, 3) core centres, nm. cell: (3, 3) box vectors as rows, nm (periodic).
@@ -278,9 +308,11 @@ def solve(positions, cell, design: PGNDesign, *, types=None, spacing=None, tol=1
     lengths = np.linalg.norm(box, axis=1)
     m = np.maximum(1, np.round(lengths / h)).astype(np.int64)
     if (m < config.MIN_VOXELS_PER_AXIS).any():
-        raise DFTInputError(f"box too small for the grid: {m.tolist()} voxels along the cell "
-                            f"vectors at spacing {h:.3g} nm (need >= "
-                            f"{config.MIN_VOXELS_PER_AXIS} each)")
+        raise DFTInputError(
+            f"box too small for the grid: {m.tolist()} voxels along the cell "
+            f"vectors at spacing {h:.3g} nm (need >= "
+            f"{config.MIN_VOXELS_PER_AXIS} each)"
+        )
     dv = abs(np.linalg.det(box)) / m.prod()
     width = dv ** (1 / 3)
     widths = _face_widths(box)
@@ -288,15 +320,25 @@ def solve(positions, cell, design: PGNDesign, *, types=None, spacing=None, tol=1
     frac = (pos @ inv) % 1.0
     n_chunks = config.VOXEL_CHUNKS
 
-    contact_energy, contact_energies, contact_grad = _contacts(pos, box, radius, frac,
-                                                               widths)
+    contact_energy, contact_energies, contact_grad = _contacts(pos, box, radius, frac, widths)
 
     # nearest core surface of every voxel -> the search radius (interaction reach)
     spacing_guess = (abs(np.linalg.det(box)) / n) ** (1 / 3)
     bin_length = max(radius.max(), spacing_guess)
     nb, bin_start, bin_particles = _bins(frac, widths, bin_length)
-    s_min = _kernels.nearest_surface(m, box, inv, pos, radius, nb, bin_start, bin_particles,
-                                     widths, min(bin_length, widths.min() / 2), n_chunks)
+    s_min = _kernels.nearest_surface(
+        m,
+        box,
+        inv,
+        pos,
+        radius,
+        nb,
+        bin_start,
+        bin_particles,
+        widths,
+        min(bin_length, widths.min() / 2),
+        n_chunks,
+    )
     s_max = float(s_min.max())
     truncation = math.sqrt(s_max**2 + config.TRUNCATION_KT * chain_size2 / 1.5)
     reach = radius.max() + max(truncation, config.CHI_CUTOFF_WIDTHS * width)
@@ -310,7 +352,8 @@ def solve(positions, cell, design: PGNDesign, *, types=None, spacing=None, tol=1
             f"{radius.max() + config.CHI_CUTOFF_WIDTHS * width:.4g} nm), so every "
             f"face-to-face width must be >= {2 * reach:.4g} nm, but the smallest is "
             f"{widths.min():.4g} nm; use more particles, a finer spacing or a design with a "
-            f"smaller chain size")
+            f"smaller chain size"
+        )
     clock["geometry"] = time.perf_counter()
 
     nb, bin_start, bin_particles = _bins(frac, widths, max(search_radius / 3, widths.min() / 64))
@@ -319,15 +362,25 @@ def solve(positions, cell, design: PGNDesign, *, types=None, spacing=None, tol=1
     geometry = (m, box, inv, pos, radius, nb, bin_start, bin_particles, widths)
     settings = (chain_size2, width, config.TRUNCATION_KT, config.CHI_CUTOFF_WIDTHS, dv, n_chunks)
     empty_i, empty_f = np.empty(0, np.int32), np.empty(0)
-    _kernels.build_entries(*geometry, radius.max() + truncation, *settings, offsets, empty_i,
-                           empty_f, empty_f, empty_f, False)
+    _kernels.build_entries(
+        *geometry,
+        radius.max() + truncation,
+        *settings,
+        offsets,
+        empty_i,
+        empty_f,
+        empty_f,
+        empty_f,
+        False,
+    )
     np.cumsum(offsets, out=offsets)
     idx = np.empty(offsets[-1], np.int32)
     weight = np.empty(offsets[-1])
     avail_dv = np.empty(n_vox)
     c_min = np.empty(n_vox)
-    _kernels.build_entries(*geometry, search_radius, *settings, offsets, idx, weight, avail_dv,
-                           c_min, True)
+    _kernels.build_entries(
+        *geometry, search_radius, *settings, offsets, idx, weight, avail_dv, c_min, True
+    )
     clock["entries"] = time.perf_counter()
 
     omega = share * avail_dv.sum()
@@ -335,8 +388,9 @@ def solve(positions, cell, design: PGNDesign, *, types=None, spacing=None, tol=1
     if warm_start is not None:
         psi0 = np.asarray(warm_start, dtype=np.float64)
         if psi0.shape != (n,) or not np.isfinite(psi0).all():
-            raise DFTInputError(f"warm_start must be a finite psi of shape ({n},), "
-                                f"got shape {psi0.shape}")
+            raise DFTInputError(
+                f"warm_start must be a finite psi of shape ({n},), got shape {psi0.shape}"
+            )
         psi0 = _gauge(psi0)
     else:
         psi0 = _gauge(np.log(share))
@@ -350,8 +404,20 @@ def solve(positions, cell, design: PGNDesign, *, types=None, spacing=None, tol=1
     clock["dual"] = time.perf_counter()
 
     energies, grad = _kernels.energies_gradient(
-        *geometry, search_radius, avail_dv, c_min, np.exp(psi), psi, float(share @ psi),
-        chain_size2, width, config.TRUNCATION_KT, config.CHI_CUTOFF_WIDTHS, dv, n_chunks)
+        *geometry,
+        search_radius,
+        avail_dv,
+        c_min,
+        np.exp(psi),
+        psi,
+        float(share @ psi),
+        chain_size2,
+        width,
+        config.TRUNCATION_KT,
+        config.CHI_CUTOFF_WIDTHS,
+        dv,
+        n_chunks,
+    )
     _, g_value = dual.evaluate(psi)
     free_energy = g_value / v_chain
     energies = energies / v_chain + contact_energies
@@ -360,21 +426,37 @@ def solve(positions, cell, design: PGNDesign, *, types=None, spacing=None, tol=1
 
     converged = residual < tol
     info = {
-        "method": method, "sweeps": dual.sweeps, "grid": m.tolist(), "n_voxels": n_vox,
-        "entries_per_voxel": float(offsets[-1] / n_vox), "reach": float(reach),
-        "max_surface_gap": s_max, "smoothing_width": float(width),
-        "contact_energy": contact_energy, "tol": float(tol),
+        "method": method,
+        "sweeps": dual.sweeps,
+        "grid": m.tolist(),
+        "n_voxels": n_vox,
+        "entries_per_voxel": float(offsets[-1] / n_vox),
+        "reach": float(reach),
+        "max_surface_gap": s_max,
+        "smoothing_width": float(width),
+        "contact_energy": contact_energy,
+        "tol": float(tol),
         "time_geometry": clock["geometry"] - clock["start"],
         "time_entries": clock["entries"] - clock["geometry"],
         "time_dual": clock["dual"] - clock["entries"],
         "time_forces": clock["forces"] - clock["dual"],
         "time_total": clock["forces"] - clock["start"],
     }
-    result = DFTResult(energy=float(free_energy + contact_energy), energies=energies,
-                       forces=forces, converged=bool(converged), iterations=int(iterations),
-                       residual=float(residual), spacing=float(width), psi=psi, info=info)
+    result = DFTResult(
+        energy=float(free_energy + contact_energy),
+        energies=energies,
+        forces=forces,
+        converged=bool(converged),
+        iterations=int(iterations),
+        residual=float(residual),
+        spacing=float(width),
+        psi=psi,
+        info=info,
+    )
     if not converged and not allow_unconverged:
-        raise NotConverged(f"dual solve stopped after {iterations} iterations at residual "
-                           f"{residual:.3g} >= tol {tol:.3g}", result)
+        raise NotConverged(
+            f"dual solve stopped after {iterations} iterations at residual "
+            f"{residual:.3g} >= tol {tol:.3g}",
+            result,
+        )
     return result
-

@@ -25,8 +25,9 @@ class IncrementalCellList:
     positions: (N, 3) nm, unwrapped; cell: (3, 3) nm rows; bin_width: nm target width of a bin.
     """
 
-    def __init__(self, positions: np.ndarray, cell: np.ndarray, bin_width: float,
-                 max_bins: int | None = None):
+    def __init__(
+        self, positions: np.ndarray, cell: np.ndarray, bin_width: float, max_bins: int | None = None
+    ):
         self.cell = np.asarray(cell, dtype=np.float64)
         self.inverse_cell = np.linalg.inv(self.cell)
         n = len(positions)

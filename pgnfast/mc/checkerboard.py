@@ -27,19 +27,26 @@ class Checkerboard:
     about two particles per cell).
     """
 
-    def __init__(self, cell: np.ndarray, receptive_field: float, num_particles: int,
-                 min_width: float | None = None):
+    def __init__(
+        self,
+        cell: np.ndarray,
+        receptive_field: float,
+        num_particles: int,
+        min_width: float | None = None,
+    ):
         self.cell = np.asarray(cell, dtype=np.float64)
         self.inverse_cell = np.linalg.inv(self.cell)
         widths = face_widths(self.cell)
         field = float(receptive_field)
         if not np.isfinite(field):
             raise CheckerboardError(
-                "checkerboard moves need a finite receptive field; this potential is global")
+                "checkerboard moves need a finite receptive field; this potential is global"
+            )
         if np.any(widths <= 2.0 * field):
             raise CheckerboardError(
                 f"box face widths {np.round(widths, 4).tolist()} nm must all exceed twice the "
-                f"receptive field (2 x {field:g} nm) for checkerboard moves")
+                f"receptive field (2 x {field:g} nm) for checkerboard moves"
+            )
         spacing = (abs(np.linalg.det(self.cell)) / max(num_particles, 1)) ** (1.0 / 3.0)
         floor = max(2.0 * field * (1.0 + 1e-9), 1.26 * spacing)
         if min_width is not None:

@@ -108,22 +108,36 @@ def run(args) -> int:
         spacing = (box**3 / n) ** (1 / 3)
         positions = _start(n, box, 1.05 * core if core else 0.8 * spacing, config.get("seed", 0))
         engine = engine_class(
-            potential, positions, np.eye(3) * box, _temperatures(config["temperatures"]),
-            seed=int(config.get("seed", 0)), step_size=config.get("step_size", "auto"),
+            potential,
+            positions,
+            np.eye(3) * box,
+            _temperatures(config["temperatures"]),
+            seed=int(config.get("seed", 0)),
+            step_size=config.get("step_size", "auto"),
             equilibration_sweeps=int(config.get("equilibration_sweeps", 100)),
-            tune_temperatures=bool(config.get("tune_temperatures", False)), **extra)
-    writers = [TrajectoryWriter(output, every=int(config.get("trajectory_every", 100))),
-               JsonLinesLog(output / "log.jsonl", every=int(config.get("log_every", 1)))]
-    summary = engine.run(max(0, total - engine.sweeps_done), checkpoint=checkpoint,
-                         checkpoint_every=int(config.get("checkpoint_every", 100)),
-                         writers=writers, progress=False if args.no_progress else None)
+            tune_temperatures=bool(config.get("tune_temperatures", False)),
+            **extra,
+        )
+    writers = [
+        TrajectoryWriter(output, every=int(config.get("trajectory_every", 100))),
+        JsonLinesLog(output / "log.jsonl", every=int(config.get("log_every", 1))),
+    ]
+    summary = engine.run(
+        max(0, total - engine.sweeps_done),
+        checkpoint=checkpoint,
+        checkpoint_every=int(config.get("checkpoint_every", 100)),
+        writers=writers,
+        progress=False if args.no_progress else None,
+    )
     if not engine.is_root:
         return 0
     result = summary.as_dict()
     np.save(output / "lowest_positions.npy", summary.lowest_positions)
     result.pop("lowest_positions")
     (output / "summary.json").write_text(json.dumps(result, indent=2, default=float))
-    print(f"{summary.sweeps} sweeps; lowest energy {summary.lowest_energy:.6f} kT; "
-          f"mean energies {np.round(summary.mean_energy, 3).tolist()}; "
-          f"{summary.timings['moves_per_s']:.0f} moves/s")
+    print(
+        f"{summary.sweeps} sweeps; lowest energy {summary.lowest_energy:.6f} kT; "
+        f"mean energies {np.round(summary.mean_energy, 3).tolist()}; "
+        f"{summary.timings['moves_per_s']:.0f} moves/s"
+    )
     return 0

@@ -82,8 +82,13 @@ def quench(potential, positions, cell, types=None, max_iterations: int = 2000):
         return float(potential.energy(positions, cell, types, True)), positions.copy()
     if not np.isfinite(start_energy):
         return start_energy, positions.copy()
-    result = minimize(objective, positions.ravel(), jac=True, method="L-BFGS-B",
-                      options={"maxiter": max_iterations, "gtol": 1e-8, "ftol": 1e-14})
+    result = minimize(
+        objective,
+        positions.ravel(),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iterations, "gtol": 1e-8, "ftol": 1e-14},
+    )
     if result.fun <= start_energy:
         return float(result.fun), result.x.reshape(shape)
     return start_energy, positions.copy()
@@ -97,7 +102,8 @@ def _validate_temperatures(temperatures) -> np.ndarray:
         raise MonteCarloInputError(f"temperatures must be finite and positive: {temperatures}")
     if np.any(np.diff(temperatures) <= 0):
         raise MonteCarloInputError(
-            f"temperatures must be strictly increasing, got {temperatures.tolist()}")
+            f"temperatures must be strictly increasing, got {temperatures.tolist()}"
+        )
     return temperatures
 
 
@@ -110,7 +116,8 @@ def _check_overlaps(positions: np.ndarray, cell: np.ndarray, core_diameter: floa
         raise MonteCarloInputError(
             f"overlapping cores: particles {int(i[worst])} and {int(j[worst])} are "
             f"{distances[worst]:.4g} nm apart, closer than the core diameter "
-            f"{core_diameter:g} nm ({len(i)} overlapping pairs)")
+            f"{core_diameter:g} nm ({len(i)} overlapping pairs)"
+        )
 
 
 class ParallelTempering:
@@ -133,11 +140,25 @@ class ParallelTempering:
     model on the CPU, unlimited otherwise; see :class:`pgnfast.mc.local.LocalEnergyChange`).
     """
 
-    def __init__(self, potential, positions, cell, temperatures, *, types=None, seed: int = 0,
-                 step_size="auto", moves_per_sweep: int | None = None, checkerboard="auto",
-                 equilibration_sweeps: int = 100, target_acceptance: float = 0.4,
-                 tune_temperatures: bool = False, exchange_every: int = 1,
-                 max_batch_particles="auto", _initial_energies=None):
+    def __init__(
+        self,
+        potential,
+        positions,
+        cell,
+        temperatures,
+        *,
+        types=None,
+        seed: int = 0,
+        step_size="auto",
+        moves_per_sweep: int | None = None,
+        checkerboard="auto",
+        equilibration_sweeps: int = 100,
+        target_acceptance: float = 0.4,
+        tune_temperatures: bool = False,
+        exchange_every: int = 1,
+        max_batch_particles="auto",
+        _initial_energies=None,
+    ):
         for name in ("energies_batch", "energies", "receptive_field"):
             if not hasattr(potential, name):
                 raise TypeError(f"potential lacks {name!r}; see pgnfast.potentials.base")
@@ -155,7 +176,8 @@ class ParallelTempering:
             positions = np.broadcast_to(positions, (k,) + positions.shape)
         if positions.ndim != 3 or positions.shape[0] != k or positions.shape[2] != 3:
             raise MonteCarloInputError(
-                f"positions must be (N, 3) or (K={k}, N, 3), got {positions.shape}")
+                f"positions must be (N, 3) or (K={k}, N, 3), got {positions.shape}"
+            )
         if not np.all(np.isfinite(positions)):
             raise MonteCarloInputError("positions contain NaN or infinite values")
         n = positions.shape[1]
@@ -224,8 +246,13 @@ class ParallelTempering:
             max_step = min(max_step, 0.5 * float(self.board.cell_widths.min()))
         self.tuner = StepSizeTuner(target=target_acceptance, max_step=max_step)
         self.step_sizes = np.minimum(steps, max_step) if self.auto_step else steps
-        self.evaluator = LocalEnergyChange(potential, cell, types, full=self.full_recompute,
-                                           max_batch_particles=max_batch_particles)
+        self.evaluator = LocalEnergyChange(
+            potential,
+            cell,
+            types,
+            full=self.full_recompute,
+            max_batch_particles=max_batch_particles,
+        )
 
         # random streams: one per replica, one for exchanges
         children = np.random.SeedSequence(self.seed).spawn(k + 1)
@@ -240,7 +267,8 @@ class ParallelTempering:
             if e.shape != (n,) or not np.all(np.isfinite(e)):
                 raise MonteCarloInputError(
                     f"initial energy of replica {r} is not finite (overlapping particles or "
-                    "a configuration outside the potential's domain)")
+                    "a configuration outside the potential's domain)"
+                )
         bin_width = max(field_nm, (volume / n) ** (1 / 3))
         self.replicas = []  # ReplicaState of self.owned[i] at index i
         for r, e in zip(self.owned, energies):
@@ -255,8 +283,13 @@ class ParallelTempering:
         self.lowest_energy_sampled = math.inf
         self.lowest_positions = None
         self._track_lowest(self._gather_energies())
-        self.timings = {"wall_s": 0.0, "energy_s": 0.0, "moves": 0, "sweeps": 0,
-                        "cluster_particles": 0}
+        self.timings = {
+            "wall_s": 0.0,
+            "energy_s": 0.0,
+            "moves": 0,
+            "sweeps": 0,
+            "cluster_particles": 0,
+        }
 
     # -- helpers ---------------------------------------------------------------------------
     def _typical_spacing(self, positions: np.ndarray) -> float:
@@ -290,7 +323,8 @@ class ParallelTempering:
     @property
     def tuning_active(self) -> bool:
         return self.sweeps_done < self.equilibration_sweeps and (
-            self.auto_step or self.tune_temperatures)
+            self.auto_step or self.tune_temperatures
+        )
 
     @property
     def mode(self) -> str:
@@ -332,9 +366,11 @@ class ParallelTempering:
     def _all_replica_data(self):
         """(positions (K, N, 3), energies (K, N), RNG states by replica) for a checkpoint;
         collective in subclasses, meaningful on the root."""
-        return (np.stack([s.positions for s in self.replicas]),
-                np.stack([s.energies for s in self.replicas]),
-                [g.bit_generator.state for g in self.replica_rngs])
+        return (
+            np.stack([s.positions for s in self.replicas]),
+            np.stack([s.energies for s in self.replicas]),
+            [g.bit_generator.state for g in self.replica_rngs],
+        )
 
     def _lowest_positions(self) -> np.ndarray:
         """(N, 3) nm positions of the lowest energy sampled (collective in subclasses)."""
@@ -365,8 +401,9 @@ class ParallelTempering:
                 displacement = rng.uniform(-step, step, 3)
                 uniform = rng.random()
                 attempted[t] += 1
-                proposals.append((r, state, particle,
-                                  state.positions[particle] + displacement, uniform))
+                proposals.append(
+                    (r, state, particle, state.positions[particle] + displacement, uniform)
+                )
                 continue
             particles, offset = self.board.choose(state.positions, rng)
             displacements = rng.uniform(-step, step, (len(particles), 3))
@@ -410,9 +447,10 @@ class ParallelTempering:
                 if state.cells is not None:
                     state.cells.move(particle, new_position)
                 accepted[t] += 1
-        counts = self._sum_counts(np.concatenate([attempted, accepted, left_cell,
-                                                  [cluster_particles]]).astype(np.int64))
-        attempted, accepted, left_cell = counts[:k], counts[k:2 * k], counts[2 * k:3 * k]
+        counts = self._sum_counts(
+            np.concatenate([attempted, accepted, left_cell, [cluster_particles]]).astype(np.int64)
+        )
+        attempted, accepted, left_cell = counts[:k], counts[k : 2 * k], counts[2 * k : 3 * k]
         self.left_cell += left_cell
         self.timings["cluster_particles"] += int(counts[-1])
         self.timings["energy_s"] += energy_time
@@ -442,8 +480,16 @@ class ParallelTempering:
         self.sweeps_done += 1
 
     # -- the run ---------------------------------------------------------------------------
-    def run(self, n_sweeps: int, *, checkpoint=None, checkpoint_every: int = 100,
-            writers=(), progress: bool | None = None, quench_lowest="auto"):
+    def run(
+        self,
+        n_sweeps: int,
+        *,
+        checkpoint=None,
+        checkpoint_every: int = 100,
+        writers=(),
+        progress: bool | None = None,
+        quench_lowest="auto",
+    ):
         """Do `n_sweeps` more sweeps (each `moves_per_sweep` trial moves per replica).
 
         checkpoint: path written atomically every `checkpoint_every` sweeps and at the end.
@@ -475,8 +521,10 @@ class ParallelTempering:
                     self.save_checkpoint(checkpoint)
                 bar.update(1)
                 if progress and self.sweeps_done % 10 == 0:
-                    bar.set_postfix(acc=f"{np.nanmean(self.last_sweep_acceptance):.2f}",
-                                    E0=f"{self.energy_by_temperature()[0]:.4g}")
+                    bar.set_postfix(
+                        acc=f"{np.nanmean(self.last_sweep_acceptance):.2f}",
+                        E0=f"{self.energy_by_temperature()[0]:.4g}",
+                    )
         finally:
             bar.close()
             for writer in writers:
@@ -535,9 +583,19 @@ class ParallelTempering:
         )
 
     # -- checkpoints -----------------------------------------------------------------------
-    _STAT_NAMES = ("stat_attempted", "stat_accepted", "stat_energy_sum", "stat_energy_sq_sum",
-                   "stat_samples", "total_attempted", "total_accepted", "step_sizes",
-                   "last_sweep_acceptance", "lowest_positions", "left_cell")
+    _STAT_NAMES = (
+        "stat_attempted",
+        "stat_accepted",
+        "stat_energy_sum",
+        "stat_energy_sq_sum",
+        "stat_samples",
+        "total_attempted",
+        "total_accepted",
+        "step_sizes",
+        "last_sweep_acceptance",
+        "lowest_positions",
+        "left_cell",
+    )
 
     def save_checkpoint(self, path) -> Path:
         """Write the complete state (positions, energies, RNG streams, counters) atomically.
@@ -548,13 +606,23 @@ class ParallelTempering:
         lowest_positions = self._lowest_positions()
         if not self.is_root:
             return self._after_checkpoint(Path(path))
-        arrays = {"positions": positions, "energies": energies, "cell": self.cell,
-                  "types": self.types_or_zeros}
-        arrays.update({name: np.asarray(getattr(self, name)) for name in self._STAT_NAMES
-                       if name != "lowest_positions"})
+        arrays = {
+            "positions": positions,
+            "energies": energies,
+            "cell": self.cell,
+            "types": self.types_or_zeros,
+        }
+        arrays.update(
+            {
+                name: np.asarray(getattr(self, name))
+                for name in self._STAT_NAMES
+                if name != "lowest_positions"
+            }
+        )
         arrays["lowest_positions"] = np.asarray(lowest_positions)
-        arrays.update({f"exchange_{k}": np.asarray(v)
-                       for k, v in self.exchange.state_dict().items()})
+        arrays.update(
+            {f"exchange_{k}": np.asarray(v) for k, v in self.exchange.state_dict().items()}
+        )
         metadata = {
             "sweeps_done": self.sweeps_done,
             "has_types": self.types is not None,
@@ -571,7 +639,8 @@ class ParallelTempering:
             "lowest_energy_sampled": self.lowest_energy_sampled,
             "replica_rngs": rng_states,
             "exchange_rng": self.exchange_rng.bit_generator.state,
-            "receptive_field": self.receptive_field if math.isfinite(self.receptive_field)
+            "receptive_field": self.receptive_field
+            if math.isfinite(self.receptive_field)
             else "inf",
             "potential": repr(self.potential)[:500],
             "timings": {k: v for k, v in self.timings.items()},
@@ -595,23 +664,30 @@ class ParallelTempering:
     def _from_state(cls, arrays, meta, potential, **kwargs) -> ParallelTempering:
         mode = meta["mode"]
         engine = cls(
-            potential, arrays["positions"], arrays["cell"], meta["temperatures_initial"],
-            types=arrays["types"] if meta["has_types"] else None, seed=meta["seed"],
+            potential,
+            arrays["positions"],
+            arrays["cell"],
+            meta["temperatures_initial"],
+            types=arrays["types"] if meta["has_types"] else None,
+            seed=meta["seed"],
             step_size="auto" if meta["auto_step"] else arrays["step_sizes"],
             moves_per_sweep=meta["moves_per_sweep"],
             checkerboard={"checkerboard": True, "local": False, "full": False}[mode],
             equilibration_sweeps=meta["equilibration_sweeps"],
             target_acceptance=meta["target_acceptance"],
-            tune_temperatures=meta["tune_temperatures"], exchange_every=meta["exchange_every"],
+            tune_temperatures=meta["tune_temperatures"],
+            exchange_every=meta["exchange_every"],
             max_batch_particles=meta.get("max_batch_particles", "auto"),
-            _initial_energies=list(arrays["energies"]), **kwargs,
+            _initial_energies=list(arrays["energies"]),
+            **kwargs,
         )
         if engine.mode != mode:
             raise ValueError(f"checkpoint was written in mode {mode!r}, rebuilt as {engine.mode!r}")
         for name in cls._STAT_NAMES:
             setattr(engine, name, np.array(arrays[name]))
-        engine.exchange.load_state_dict({k[len("exchange_"):]: v for k, v in arrays.items()
-                                         if k.startswith("exchange_")})
+        engine.exchange.load_state_dict(
+            {k[len("exchange_") :]: v for k, v in arrays.items() if k.startswith("exchange_")}
+        )
         engine.sweeps_done = int(meta["sweeps_done"])
         engine.lowest_energy_sampled = float(meta["lowest_energy_sampled"])
         for generator, state in zip(engine.replica_rngs, meta["replica_rngs"]):

@@ -93,10 +93,20 @@ class ReplicaExchange:
         return True
 
     def state_dict(self) -> dict:
-        return {name: np.asarray(getattr(self, name)).copy() for name in (
-            "temperatures", "replica_at", "temperature_of", "attempts", "accepts",
-            "window_attempts", "window_accepts", "direction", "round_trips")} | {
-            "rounds": int(self.rounds)}
+        return {
+            name: np.asarray(getattr(self, name)).copy()
+            for name in (
+                "temperatures",
+                "replica_at",
+                "temperature_of",
+                "attempts",
+                "accepts",
+                "window_attempts",
+                "window_accepts",
+                "direction",
+                "round_trips",
+            )
+        } | {"rounds": int(self.rounds)}
 
     def load_state_dict(self, state: dict) -> None:
         for name, value in state.items():

@@ -52,8 +52,9 @@ class LocalEnergyChange:
     benchmarks/bench_mc.py), None otherwise.
     """
 
-    def __init__(self, potential, cell: np.ndarray, types, *, full: bool = False,
-                 max_batch_particles="auto"):
+    def __init__(
+        self, potential, cell: np.ndarray, types, *, full: bool = False, max_batch_particles="auto"
+    ):
         self.potential = potential
         self.cell = np.asarray(cell, dtype=np.float64)
         self.types = types
@@ -61,8 +62,7 @@ class LocalEnergyChange:
         self.full = bool(full) or math.isinf(self.receptive_field)
         if max_batch_particles == "auto":
             max_batch_particles = 1024 if _torch_on_cpu(potential) else None
-        self.max_batch_particles = None if max_batch_particles is None else int(
-            max_batch_particles)
+        self.max_batch_particles = None if max_batch_particles is None else int(max_batch_particles)
 
     def _energies_batch(self, systems) -> list:
         cap = self.max_batch_particles
@@ -119,7 +119,8 @@ class LocalEnergyChange:
                 bookkeeping.append((state, None, None))
             else:
                 cluster, cluster_types, chosen, affected = self._cluster(
-                    state, particle, new_position)
+                    state, particle, new_position
+                )
                 systems.append((cluster, self.cell, cluster_types, False))
                 bookkeeping.append((state, chosen, affected))
         energies = self._energies_batch(systems)

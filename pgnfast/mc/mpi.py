@@ -54,8 +54,9 @@ class MPIParallelTempering(ParallelTempering):
     # -- distribution ----------------------------------------------------------------------
     def _owned_replicas(self, k: int):
         if self.size > k:
-            raise ValueError(f"{self.size} MPI ranks for {k} replicas: use at most one rank "
-                             "per replica")
+            raise ValueError(
+                f"{self.size} MPI ranks for {k} replicas: use at most one rank per replica"
+            )
         return np.array_split(np.arange(k), self.size)[self.rank].tolist()
 
     def _owner(self, replica: int) -> int:
@@ -100,17 +101,22 @@ class MPIParallelTempering(ParallelTempering):
         return np.stack([p for block in blocks for p in block])
 
     def _all_replica_data(self):
-        mine = ([s.positions for s in self.replicas], [s.energies for s in self.replicas],
-                [self.replica_rngs[r].bit_generator.state for r in self.owned])
+        mine = (
+            [s.positions for s in self.replicas],
+            [s.energies for s in self.replicas],
+            [self.replica_rngs[r].bit_generator.state for r in self.owned],
+        )
         blocks = self.comm.gather(mine, root=0)
         labels = self.comm.allgather(self.exchange.replica_at.tolist())
         if any(label != labels[0] for label in labels):
             raise RuntimeError(f"MPI ranks disagree on the replica permutation: {labels}")
         if not self.is_root:
             return None, None, None
-        return (np.stack([p for block in blocks for p in block[0]]),
-                np.stack([e for block in blocks for e in block[1]]),
-                [state for block in blocks for state in block[2]])
+        return (
+            np.stack([p for block in blocks for p in block[0]]),
+            np.stack([e for block in blocks for e in block[1]]),
+            [state for block in blocks for state in block[2]],
+        )
 
     def _after_checkpoint(self, path):
         self.comm.Barrier()  # every rank returns once the file is in place

@@ -13,8 +13,17 @@ class NaiveMonteCarlo:
     positions (N, 3) nm, cell (3, 3) nm, temperature in kT units, step_size nm.
     """
 
-    def __init__(self, potential, positions, cell, temperature: float = 1.0, *, types=None,
-                 step_size: float = 0.1, seed: int = 0):
+    def __init__(
+        self,
+        potential,
+        positions,
+        cell,
+        temperature: float = 1.0,
+        *,
+        types=None,
+        step_size: float = 0.1,
+        seed: int = 0,
+    ):
         self.potential = potential
         self.positions = np.array(positions, dtype=np.float64)
         self.cell = np.asarray(cell, dtype=np.float64)

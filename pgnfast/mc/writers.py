@@ -45,12 +45,19 @@ class TrajectoryWriter:
         if not engine.is_root:
             return
         for t, replica in enumerate(engine.exchange.replica_at):
-            atoms = Atoms(symbols=["X"] * len(positions[t]), positions=positions[t],
-                          cell=engine.cell, pbc=True)
+            atoms = Atoms(
+                symbols=["X"] * len(positions[t]),
+                positions=positions[t],
+                cell=engine.cell,
+                pbc=True,
+            )
             atoms.arrays["type"] = np.asarray(engine.types_or_zeros, np.int64)
-            atoms.info.update(sweep=engine.sweeps_done, temperature=float(
-                engine.exchange.temperatures[t]), energy=float(energies[t]),
-                replica=int(replica))
+            atoms.info.update(
+                sweep=engine.sweeps_done,
+                temperature=float(engine.exchange.temperatures[t]),
+                energy=float(energies[t]),
+                replica=int(replica),
+            )
             # parallel=False: ASE would otherwise broadcast from rank 0 when mpi4py is loaded
             write(self.path(t), atoms, format="extxyz", append=True, parallel=False)
 
@@ -86,8 +93,9 @@ class JsonLinesLog:
             "energy_by_temperature": engine.energy_by_temperature().tolist(),
             "move_acceptance_last_sweep": engine.last_sweep_acceptance.tolist(),
             "step_size": engine.step_sizes.tolist(),
-            "swap_acceptance": [None if np.isnan(x) else float(x)
-                                for x in engine.exchange.acceptance()],
+            "swap_acceptance": [
+                None if np.isnan(x) else float(x) for x in engine.exchange.acceptance()
+            ],
             "replica_at_temperature": engine.exchange.replica_at.tolist(),
             "round_trips": int(engine.exchange.round_trips.sum()),
             "sweeps_per_s": (engine.sweeps_done - self._last_sweep) / elapsed,

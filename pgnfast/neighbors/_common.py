@@ -103,8 +103,9 @@ def validate(positions, cell, cutoff, pbc) -> Geometry:
     if tuple(positions.shape[1:]) != (3,) or positions.ndim != 2:
         raise NeighborListError(f"positions must have shape (N, 3), got {tuple(positions.shape)}")
     if tuple(cell.shape) != (3, 3):
-        raise NeighborListError(f"cell must have shape (3, 3) (rows are box vectors), got "
-                                f"{tuple(cell.shape)}")
+        raise NeighborListError(
+            f"cell must have shape (3, 3) (rows are box vectors), got {tuple(cell.shape)}"
+        )
     cell_np = (cell.detach().cpu().numpy() if is_torch else np.asarray(cell)).astype(np.float64)
     if not np.isfinite(cell_np).all():
         raise NeighborListError("cell contains NaN or infinite entries")
@@ -123,7 +124,8 @@ def validate(positions, cell, cutoff, pbc) -> Geometry:
             raise NeighborListError(f"positions[{bad}] is not finite (NaN or infinite)")
         positions_np = (
             positions.detach().numpy().astype(np.float64, copy=False)
-            if positions.device.type == "cpu" else None
+            if positions.device.type == "cpu"
+            else None
         )
     else:
         finite = np.isfinite(positions).all(axis=1)
@@ -157,7 +159,7 @@ def search_basis(cell: np.ndarray, pbc: tuple[bool, bool, bool]) -> np.ndarray:
     span = basis[periodic]
     # orthonormal complement of the periodic span
     _, _, vt = np.linalg.svd(span)
-    complement = vt[len(periodic):]
+    complement = vt[len(periodic) :]
     for d, v in zip(free, complement):
         basis[d] = v
     return basis

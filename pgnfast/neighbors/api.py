@@ -141,15 +141,18 @@ def neighbor_list(
     if chosen == "cpu":
         from . import cpu
 
-        out = cpu.pairs(geometry, half=half, self_interaction=self_interaction,
-                        num_threads=_num_threads)
+        out = cpu.pairs(
+            geometry, half=half, self_interaction=self_interaction, num_threads=_num_threads
+        )
         return _finish(geometry, *out)
     if chosen == "cuda":
         from . import cuda
 
-        return _finish(geometry, *cuda.pairs(geometry, half=half,
-                                             self_interaction=self_interaction))
+        return _finish(
+            geometry, *cuda.pairs(geometry, half=half, self_interaction=self_interaction)
+        )
     from ..triton import cell_list as triton_cell_list
 
-    return _finish(geometry, *triton_cell_list.pairs(geometry, half=half,
-                                                     self_interaction=self_interaction))
+    return _finish(
+        geometry, *triton_cell_list.pairs(geometry, half=half, self_interaction=self_interaction)
+    )

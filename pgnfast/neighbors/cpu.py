@@ -9,8 +9,14 @@ from ._common import Geometry, search_basis
 CELLS_PER_CUTOFF = 1.0  # cell edge ~ cutoff: measured faster than cutoff/2 (smaller stencil)
 
 
-def pairs(geometry: Geometry, *, half: bool, self_interaction: bool, num_threads: int = 0,
-          cells_per_cutoff: float = CELLS_PER_CUTOFF):
+def pairs(
+    geometry: Geometry,
+    *,
+    half: bool,
+    self_interaction: bool,
+    num_threads: int = 0,
+    cells_per_cutoff: float = CELLS_PER_CUTOFF,
+):
     """(i, j, shifts, vectors, distances) as numpy, float64, sorted by i."""
     from pgnfast import _cpu
 

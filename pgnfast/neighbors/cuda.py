@@ -17,10 +17,18 @@ def pairs(geometry: Geometry, *, half: bool, self_interaction: bool):
     n = bins.positions.shape[0]
     stream = torch.cuda.current_stream(device).cuda_stream
     common = (
-        bins.positions, bins.sorted_positions, bins.sorted_index, bins.image, bins.cell_start,
-        bins.n_cells, bins.n_search, bins.periodic,
+        bins.positions,
+        bins.sorted_positions,
+        bins.sorted_index,
+        bins.image,
+        bins.cell_start,
+        bins.n_cells,
+        bins.n_search,
+        bins.periodic,
         tuple(float(x) for x in bins.cell.cpu().reshape(-1)),
-        geometry.cutoff, bool(half), bool(self_interaction),
+        geometry.cutoff,
+        bool(half),
+        bool(self_interaction),
     )
     counts = torch.empty(n, dtype=torch.int64, device=device)
     _cuda.cell_list_count(*common, counts, stream)

@@ -24,8 +24,15 @@ def neighbor_pairs(
     backend: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(i, j, shifts): int64 (P,), int64 (P,), int32 (P, 3); see pgnfast.neighbor_list."""
-    nl = neighbor_list(positions.detach(), cell.detach(), cutoff, pbc=tuple(pbc), half=half,
-                       self_interaction=self_interaction, backend=backend)
+    nl = neighbor_list(
+        positions.detach(),
+        cell.detach(),
+        cutoff,
+        pbc=tuple(pbc),
+        half=half,
+        self_interaction=self_interaction,
+        backend=backend,
+    )
     return nl.i.clone(), nl.j.clone(), nl.shifts.clone()
 
 

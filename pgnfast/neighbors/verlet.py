@@ -18,8 +18,15 @@ class VerletList:
     rebuilds a call costs O(pairs). ``builds`` counts searches, ``calls`` counts calls.
     """
 
-    def __init__(self, cutoff: float, skin: float, *, half: bool = False,
-                 self_interaction: bool = False, backend: str = "auto"):
+    def __init__(
+        self,
+        cutoff: float,
+        skin: float,
+        *,
+        half: bool = False,
+        self_interaction: bool = False,
+        backend: str = "auto",
+    ):
         cutoff, skin = float(cutoff), float(skin)
         if not np.isfinite(cutoff) or cutoff <= 0:
             raise NeighborListError(f"cutoff must be positive and finite, got {cutoff}")

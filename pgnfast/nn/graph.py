@@ -38,6 +38,7 @@ class Graph:
 
     def to(self, device=None, dtype=None) -> Graph:
         """Copy to a device and/or floating dtype (integer fields keep theirs)."""
+
         def move(x, floating):
             if x is None:
                 return None
@@ -45,10 +46,14 @@ class Graph:
 
         return replace(
             self,
-            positions=move(self.positions, True), types=move(self.types, False),
-            cell=move(self.cell, True), batch=move(self.batch, False),
-            senders=move(self.senders, False), receivers=move(self.receivers, False),
-            shifts=move(self.shifts, True), descriptors=move(self.descriptors, True),
+            positions=move(self.positions, True),
+            types=move(self.types, False),
+            cell=move(self.cell, True),
+            batch=move(self.batch, False),
+            senders=move(self.senders, False),
+            receivers=move(self.receivers, False),
+            shifts=move(self.shifts, True),
+            descriptors=move(self.descriptors, True),
         )
 
 
@@ -58,8 +63,15 @@ def _as_numpy(x, dtype=np.float64):
     return np.asarray(x, dtype=dtype)
 
 
-def build_graph(systems, r_max: float, *, dtype=torch.float64, device="cpu",
-                neighbor_backend: str = "auto", neighbor_lists=None) -> Graph:
+def build_graph(
+    systems,
+    r_max: float,
+    *,
+    dtype=torch.float64,
+    device="cpu",
+    neighbor_backend: str = "auto",
+    neighbor_lists=None,
+) -> Graph:
     """Concatenate systems into one Graph with edges shorter than r_max (nm).
 
     systems: sequence of tuples (positions (N,3), cell (3,3) or None, types (N,) or None,
@@ -105,8 +117,9 @@ def build_graph(systems, r_max: float, *, dtype=torch.float64, device="cpu",
     return Graph(
         positions=tensor(positions, dtype, 3),
         types=tensor(types, torch.int64),
-        cell=torch.as_tensor(np.stack(cells) if cells else np.zeros((0, 3, 3)),
-                             device=device, dtype=dtype),
+        cell=torch.as_tensor(
+            np.stack(cells) if cells else np.zeros((0, 3, 3)), device=device, dtype=dtype
+        ),
         batch=tensor(batch, torch.int64),
         senders=tensor(senders, torch.int64),
         receivers=tensor(receivers, torch.int64),

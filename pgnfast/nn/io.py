@@ -54,7 +54,8 @@ def model_from_record(record: dict, source: str = "record") -> NequIP:
             f"{source} has model format version {version} (written by pgnfast "
             f"{record.get('pgnfast_version', '?')}); this pgnfast {_package_version()} reads "
             f"format versions {SUPPORTED_FORMAT_VERSIONS}. Load it with a matching pgnfast "
-            f"version, or retrain.")
+            f"version, or retrain."
+        )
     hyper = dict(record["hyperparameters"])
     dtype = getattr(torch, record.get("dtype", "float32"))
     model = NequIP(**hyper).to(dtype)

@@ -41,9 +41,12 @@ class PolynomialCutoff(torch.nn.Module):
     def forward(self, r: torch.Tensor) -> torch.Tensor:
         p = self.p
         x = r / self.r_max
-        envelope = (1.0 - 0.5 * (p + 1.0) * (p + 2.0) * x.pow(p)
-                    + p * (p + 2.0) * x.pow(p + 1.0)
-                    - 0.5 * p * (p + 1.0) * x.pow(p + 2.0))
+        envelope = (
+            1.0
+            - 0.5 * (p + 1.0) * (p + 2.0) * x.pow(p)
+            + p * (p + 2.0) * x.pow(p + 1.0)
+            - 0.5 * p * (p + 1.0) * x.pow(p + 2.0)
+        )
         return envelope * (x < 1.0)
 
 
@@ -64,10 +67,20 @@ class InteractionBlock(torch.nn.Module):
     (+ self-connection with the node attributes). Node features (N, irreps_in.dim) ->
     (N, irreps_out.dim)."""
 
-    def __init__(self, irreps_in, irreps_out, irreps_sh, irreps_node_attrs, *,
-                 num_basis: int, radial_mlp_depth: int, radial_mlp_width: int,
-                 avg_num_neighbors: float | None, use_self_connection: bool,
-                 backend: str = "auto"):
+    def __init__(
+        self,
+        irreps_in,
+        irreps_out,
+        irreps_sh,
+        irreps_node_attrs,
+        *,
+        num_basis: int,
+        radial_mlp_depth: int,
+        radial_mlp_width: int,
+        avg_num_neighbors: float | None,
+        use_self_connection: bool,
+        backend: str = "auto",
+    ):
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
         self.backend = backend
@@ -81,14 +94,23 @@ class InteractionBlock(torch.nn.Module):
         self.linear_2 = o3.Linear(o3.Irreps(self.spec.irreps_out).simplify(), self.irreps_out)
         self.self_connection = (
             o3.FullyConnectedTensorProduct(self.irreps_in, irreps_node_attrs, self.irreps_out)
-            if use_self_connection else None
+            if use_self_connection
+            else None
         )
 
     def forward(self, features, node_attrs, edge_sh, edge_basis, senders, receivers):
         weights = self.radial_mlp(edge_basis)
         x = self.linear_1(features)
-        x = tp_conv(self.spec, x, edge_sh, weights, senders, receivers, features.shape[0],
-                    backend=self.backend)
+        x = tp_conv(
+            self.spec,
+            x,
+            edge_sh,
+            weights,
+            senders,
+            receivers,
+            features.shape[0],
+            backend=self.backend,
+        )
         if self.avg_num_neighbors is not None:
             x = x * (1.0 / math.sqrt(self.avg_num_neighbors))
         x = self.linear_2(x)
@@ -104,17 +126,23 @@ class ConvLayer(torch.nn.Module):
     def __init__(self, irreps_in, irreps_hidden, irreps_sh, irreps_node_attrs, **block_kwargs):
         super().__init__()
         irreps_in, irreps_sh = o3.Irreps(irreps_in), o3.Irreps(irreps_sh)
-        reachable = {ir_out for _, ir_in in irreps_in for _, ir_sh in irreps_sh
-                     for ir_out in ir_in * ir_sh}
+        reachable = {
+            ir_out for _, ir_in in irreps_in for _, ir_sh in irreps_sh for ir_out in ir_in * ir_sh
+        }
         scalars, gates, gated = _gate_irreps(o3.Irreps(irreps_hidden), reachable)
         self.gate = e3nn_nn.Gate(
-            scalars, [_ACTIVATIONS[ir.p] for _, ir in scalars],
-            gates, [_ACTIVATIONS[ir.p] for _, ir in gates], gated,
+            scalars,
+            [_ACTIVATIONS[ir.p] for _, ir in scalars],
+            gates,
+            [_ACTIVATIONS[ir.p] for _, ir in gates],
+            gated,
         )
-        self.interaction = InteractionBlock(irreps_in, self.gate.irreps_in, irreps_sh,
-                                            irreps_node_attrs, **block_kwargs)
+        self.interaction = InteractionBlock(
+            irreps_in, self.gate.irreps_in, irreps_sh, irreps_node_attrs, **block_kwargs
+        )
         self.irreps_out = self.gate.irreps_out
 
     def forward(self, features, node_attrs, edge_sh, edge_basis, senders, receivers):
-        return self.gate(self.interaction(features, node_attrs, edge_sh, edge_basis,
-                                          senders, receivers))
+        return self.gate(
+            self.interaction(features, node_attrs, edge_sh, edge_basis, senders, receivers)
+        )

@@ -14,11 +14,13 @@ UNITS = {"length": "nm", "energy": "kT", "forces": "kT/nm", "stress": "kT/nm^3"}
 
 def hidden_irreps(num_features: int, l_max: int, parity: bool) -> o3.Irreps:
     """num_features copies of every l <= l_max: both parities if parity, else p = (-1)^l."""
-    return o3.Irreps([
-        (num_features, (l, p))
-        for l in range(l_max + 1)
-        for p in ((1, -1) if parity else ((-1) ** l,))
-    ])
+    return o3.Irreps(
+        [
+            (num_features, (l, p))
+            for l in range(l_max + 1)
+            for p in ((1, -1) if parity else ((-1) ** l,))
+        ]
+    )
 
 
 class NequIP(torch.nn.Module):
@@ -32,28 +34,67 @@ class NequIP(torch.nn.Module):
     self-connection (isolated-particle limit), as in nequip. r_max in nm.
     """
 
-    def __init__(self, *, r_max: float, num_layers: int = 4, l_max: int = 1,
-                 parity: bool = True, num_features: int = 32, num_bessel: int = 8,
-                 polynomial_cutoff_p: int = 6, radial_mlp_depth: int = 1,
-                 radial_mlp_width: int = 128, avg_num_neighbors: float | None = None,
-                 num_types: int = 1, type_names=None, node_descriptors: int = 0,
-                 backend: str = "auto"):
+    def __init__(
+        self,
+        *,
+        r_max: float,
+        num_layers: int = 4,
+        l_max: int = 1,
+        parity: bool = True,
+        num_features: int = 32,
+        num_bessel: int = 8,
+        polynomial_cutoff_p: int = 6,
+        radial_mlp_depth: int = 1,
+        radial_mlp_width: int = 128,
+        avg_num_neighbors: float | None = None,
+        num_types: int = 1,
+        type_names=None,
+        node_descriptors: int = 0,
+        backend: str = "auto",
+    ):
         super().__init__()
         # build in float64 so e3nn's Clebsch-Gordan constants are exact to double precision,
         # then cast to the default dtype (call .double() / .to(torch.float64) for float64)
         target_dtype = torch.get_default_dtype()
         torch.set_default_dtype(torch.float64)
         try:
-            self._build(r_max, num_layers, l_max, parity, num_features, num_bessel,
-                        polynomial_cutoff_p, radial_mlp_depth, radial_mlp_width,
-                        avg_num_neighbors, num_types, type_names, node_descriptors, backend)
+            self._build(
+                r_max,
+                num_layers,
+                l_max,
+                parity,
+                num_features,
+                num_bessel,
+                polynomial_cutoff_p,
+                radial_mlp_depth,
+                radial_mlp_width,
+                avg_num_neighbors,
+                num_types,
+                type_names,
+                node_descriptors,
+                backend,
+            )
         finally:
             torch.set_default_dtype(target_dtype)
         self.to(target_dtype)
 
-    def _build(self, r_max, num_layers, l_max, parity, num_features, num_bessel,
-               polynomial_cutoff_p, radial_mlp_depth, radial_mlp_width, avg_num_neighbors,
-               num_types, type_names, node_descriptors, backend):
+    def _build(
+        self,
+        r_max,
+        num_layers,
+        l_max,
+        parity,
+        num_features,
+        num_bessel,
+        polynomial_cutoff_p,
+        radial_mlp_depth,
+        radial_mlp_width,
+        avg_num_neighbors,
+        num_types,
+        type_names,
+        node_descriptors,
+        backend,
+    ):
         if num_layers < 1:
             raise ValueError("num_layers must be at least 1")
         if type_names is None:
@@ -61,13 +102,20 @@ class NequIP(torch.nn.Module):
         if len(type_names) != num_types:
             raise ValueError(f"{len(type_names)} type_names for num_types={num_types}")
         self.hyperparameters = dict(
-            r_max=float(r_max), num_layers=int(num_layers), l_max=int(l_max),
-            parity=bool(parity), num_features=int(num_features), num_bessel=int(num_bessel),
+            r_max=float(r_max),
+            num_layers=int(num_layers),
+            l_max=int(l_max),
+            parity=bool(parity),
+            num_features=int(num_features),
+            num_bessel=int(num_bessel),
             polynomial_cutoff_p=int(polynomial_cutoff_p),
-            radial_mlp_depth=int(radial_mlp_depth), radial_mlp_width=int(radial_mlp_width),
+            radial_mlp_depth=int(radial_mlp_depth),
+            radial_mlp_width=int(radial_mlp_width),
             avg_num_neighbors=None if avg_num_neighbors is None else float(avg_num_neighbors),
-            num_types=int(num_types), type_names=list(type_names),
-            node_descriptors=int(node_descriptors), backend=backend,
+            num_types=int(num_types),
+            type_names=list(type_names),
+            node_descriptors=int(node_descriptors),
+            backend=backend,
         )
         self.r_max, self.num_layers = float(r_max), int(num_layers)
         self.num_types, self.node_descriptors = int(num_types), int(node_descriptors)
@@ -75,7 +123,8 @@ class NequIP(torch.nn.Module):
 
         self.irreps_sh = o3.Irreps.spherical_harmonics(l_max)
         self.spherical_harmonics = o3.SphericalHarmonics(
-            self.irreps_sh, normalize=True, normalization="component")
+            self.irreps_sh, normalize=True, normalization="component"
+        )
         self.bessel = BesselBasis(r_max, num_bessel, trainable=True)
         self.cutoff = PolynomialCutoff(r_max, polynomial_cutoff_p)
 
@@ -87,9 +136,15 @@ class NequIP(torch.nn.Module):
         for index in range(num_layers):
             target = hidden if index < num_layers - 1 else o3.Irreps(f"{num_features}x0e")
             layer = ConvLayer(
-                irreps, target, self.irreps_sh, irreps_attrs, num_basis=num_bessel,
-                radial_mlp_depth=radial_mlp_depth, radial_mlp_width=radial_mlp_width,
-                avg_num_neighbors=avg_num_neighbors, use_self_connection=index > 0,
+                irreps,
+                target,
+                self.irreps_sh,
+                irreps_attrs,
+                num_basis=num_bessel,
+                radial_mlp_depth=radial_mlp_depth,
+                radial_mlp_width=radial_mlp_width,
+                avg_num_neighbors=avg_num_neighbors,
+                use_self_connection=index > 0,
                 backend=backend,
             )
             layers.append(layer)
@@ -138,8 +193,9 @@ class NequIP(torch.nn.Module):
             layer.interaction.avg_num_neighbors = self.hyperparameters["avg_num_neighbors"]
 
     # -- evaluation ----------------------------------------------------------------------
-    def particle_energies(self, positions, cell, types, batch, senders, receivers, shifts,
-                          descriptors=None) -> torch.Tensor:
+    def particle_energies(
+        self, positions, cell, types, batch, senders, receivers, shifts, descriptors=None
+    ) -> torch.Tensor:
         """Per-particle energies (N,) kT from raw tensors (see Graph for shapes); the edge
         vectors are recomputed from positions, shifts and cell so autograd reaches them."""
         if cell.shape[0] == 1:
@@ -161,8 +217,14 @@ class NequIP(torch.nn.Module):
         energies = self.readout(features).squeeze(-1)
         return energies * self.energy_scale[types] + self.energy_shift[types]
 
-    def forward(self, graph: Graph, *, compute_forces: bool = True,
-                compute_stress: bool = False, create_graph: bool | None = None):
+    def forward(
+        self,
+        graph: Graph,
+        *,
+        compute_forces: bool = True,
+        compute_stress: bool = False,
+        create_graph: bool | None = None,
+    ):
         """Evaluate a Graph. Returns a dict: "energies" (N,) kT, "energy" (B,) kT, and when
         asked "forces" (N, 3) kT/nm, "virial" (B, 3, 3) kT and "stress" (B, 3, 3) kT/nm^3
         (= dE/d strain / volume, zero volume -> zero stress). create_graph defaults to
@@ -177,24 +239,36 @@ class NequIP(torch.nn.Module):
         if compute_stress:
             strain = torch.zeros_like(cell, requires_grad=True)
             symmetric = 0.5 * (strain + strain.transpose(1, 2))
-            positions = positions + torch.einsum("ni,nij->nj", positions,
-                                                 symmetric[graph.batch])
+            positions = positions + torch.einsum("ni,nij->nj", positions, symmetric[graph.batch])
             cell = cell + torch.bmm(cell, symmetric)
             inputs.append(strain)
-        energies = self.particle_energies(positions, cell, graph.types, graph.batch,
-                                          graph.senders, graph.receivers, graph.shifts,
-                                          graph.descriptors)
+        energies = self.particle_energies(
+            positions,
+            cell,
+            graph.types,
+            graph.batch,
+            graph.senders,
+            graph.receivers,
+            graph.shifts,
+            graph.descriptors,
+        )
         if graph.num_graphs == 1:
             energy = energies.sum().reshape(1)
         else:
-            energy = torch.zeros(graph.num_graphs, dtype=energies.dtype,
-                                 device=energies.device).index_add(0, graph.batch, energies)
+            energy = torch.zeros(
+                graph.num_graphs, dtype=energies.dtype, device=energies.device
+            ).index_add(0, graph.batch, energies)
         out = {"energies": energies, "energy": energy}
         if inputs:
             if not energy.requires_grad:  # e.g. frozen parameters and no edges
                 energy = energy + 0.0 * sum(x.sum() for x in inputs)
-            grads = torch.autograd.grad(energy.sum(), inputs, create_graph=create_graph,
-                                        allow_unused=True, materialize_grads=True)
+            grads = torch.autograd.grad(
+                energy.sum(),
+                inputs,
+                create_graph=create_graph,
+                allow_unused=True,
+                materialize_grads=True,
+            )
             if compute_forces:
                 out["forces"] = -grads[0]
             if compute_stress:
@@ -202,7 +276,9 @@ class NequIP(torch.nn.Module):
                 volume = torch.linalg.det(graph.cell).abs()
                 safe = torch.where(volume > 0, volume, torch.ones_like(volume))
                 out["virial"] = virial
-                out["stress"] = torch.where((volume > 0)[:, None, None],
-                                            -virial / safe[:, None, None],
-                                            torch.zeros_like(virial))
+                out["stress"] = torch.where(
+                    (volume > 0)[:, None, None],
+                    -virial / safe[:, None, None],
+                    torch.zeros_like(virial),
+                )
         return out

@@ -21,8 +21,9 @@ class Potential(PotentialBase):
     The model runs on its own device and dtype; results come back in the caller's kind.
     """
 
-    def __init__(self, model, *, neighbor_backend: str = "auto", skin: float = 0.0,
-                 descriptors=None):
+    def __init__(
+        self, model, *, neighbor_backend: str = "auto", skin: float = 0.0, descriptors=None
+    ):
         if not isinstance(model, torch.nn.Module):
             from .io import load_model
 
@@ -31,8 +32,9 @@ class Potential(PotentialBase):
         self.neighbor_backend = neighbor_backend
         self.skin = float(skin)
         self.descriptors = descriptors  # default per-particle design scalars (N, D) or (D,)
-        self._verlet = (VerletList(model.r_max, self.skin, backend=neighbor_backend)
-                        if self.skin > 0 else None)
+        self._verlet = (
+            VerletList(model.r_max, self.skin, backend=neighbor_backend) if self.skin > 0 else None
+        )
 
     @property
     def receptive_field(self) -> float:
@@ -47,21 +49,32 @@ class Potential(PotentialBase):
         descriptors = None
         if self.model.node_descriptors:
             if self.descriptors is None:
-                raise ValueError("this model needs node descriptors: Potential(..., "
-                                 "descriptors=array (N, D) or (D,))")
-            descriptors = np.broadcast_to(np.asarray(self.descriptors, np.float64),
-                                          (n, self.model.node_descriptors))
+                raise ValueError(
+                    "this model needs node descriptors: Potential(..., "
+                    "descriptors=array (N, D) or (D,))"
+                )
+            descriptors = np.broadcast_to(
+                np.asarray(self.descriptors, np.float64), (n, self.model.node_descriptors)
+            )
         return (positions, cell, types, pbc, descriptors)
 
     def _evaluate(self, systems, compute_forces: bool, use_verlet: bool = False):
         neighbor_lists = None
         if use_verlet and self._verlet is not None and len(systems) == 1:
             positions, cell, _, pbc, _ = systems[0]
-            neighbor_lists = [self._verlet(_numpy(positions), _cell_or_zero(cell),
-                                           pbc=pbc if cell is not None else False)]
-        graph = build_graph(systems, self.model.r_max, dtype=self.model.dtype,
-                            device=self._device, neighbor_backend=self.neighbor_backend,
-                            neighbor_lists=neighbor_lists)
+            neighbor_lists = [
+                self._verlet(
+                    _numpy(positions), _cell_or_zero(cell), pbc=pbc if cell is not None else False
+                )
+            ]
+        graph = build_graph(
+            systems,
+            self.model.r_max,
+            dtype=self.model.dtype,
+            device=self._device,
+            neighbor_backend=self.neighbor_backend,
+            neighbor_lists=neighbor_lists,
+        )
         if compute_forces:
             return self.model(graph, compute_forces=True, create_graph=False)
         with torch.no_grad():

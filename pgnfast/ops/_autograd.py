@@ -32,8 +32,9 @@ def _add(total, term):
     return term if total is None else total + term
 
 
-def define_tp_conv_ops(backend: str, forward_kernel: Callable, backward_kernel: Callable, *,
-                       triton: bool = False):
+def define_tp_conv_ops(
+    backend: str, forward_kernel: Callable, backward_kernel: Callable, *, triton: bool = False
+):
     """Register the forward and backward ops of ``backend``; returns (forward_op, backward_op).
 
     ``triton=True`` registers them with ``torch.library.triton_op`` (kernels launched through
@@ -43,31 +44,75 @@ def define_tp_conv_ops(backend: str, forward_kernel: Callable, backward_kernel: 
     register = torch.library.triton_op if triton else torch.library.custom_op
 
     @register(f"pgnfast::tp_conv_{backend}", mutates_args=())
-    def forward_op(node_features: Tensor, edge_sh: Tensor, edge_weights: Tensor,
-                   senders: Tensor, receivers: Tensor, num_nodes: int, spec_key: str) -> Tensor:
+    def forward_op(
+        node_features: Tensor,
+        edge_sh: Tensor,
+        edge_weights: Tensor,
+        senders: Tensor,
+        receivers: Tensor,
+        num_nodes: int,
+        spec_key: str,
+    ) -> Tensor:
         """Fused convolution (num_nodes, dim_out); see pgnfast.ops.tp_conv."""
-        return forward_kernel(spec_from_key(spec_key), node_features, edge_sh, edge_weights,
-                              senders, receivers, num_nodes)
+        return forward_kernel(
+            spec_from_key(spec_key),
+            node_features,
+            edge_sh,
+            edge_weights,
+            senders,
+            receivers,
+            num_nodes,
+        )
 
     @register(f"pgnfast::tp_conv_{backend}_backward", mutates_args=())
-    def backward_op(grad_output: Tensor, node_features: Tensor, edge_sh: Tensor,
-                    edge_weights: Tensor, senders: Tensor, receivers: Tensor, spec_key: str,
-                    need_features: bool, need_edges: bool) -> tuple[Tensor, Tensor, Tensor]:
+    def backward_op(
+        grad_output: Tensor,
+        node_features: Tensor,
+        edge_sh: Tensor,
+        edge_weights: Tensor,
+        senders: Tensor,
+        receivers: Tensor,
+        spec_key: str,
+        need_features: bool,
+        need_edges: bool,
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """(grad node_features, grad edge_sh, grad edge_weights) for grad_output."""
-        return backward_kernel(spec_from_key(spec_key), grad_output, node_features, edge_sh,
-                               edge_weights, senders, receivers, need_features, need_edges)
+        return backward_kernel(
+            spec_from_key(spec_key),
+            grad_output,
+            node_features,
+            edge_sh,
+            edge_weights,
+            senders,
+            receivers,
+            need_features,
+            need_edges,
+        )
 
     if not triton:
+
         @forward_op.register_fake
         def _(node_features, edge_sh, edge_weights, senders, receivers, num_nodes, spec_key):
             spec = spec_from_key(spec_key)
             return node_features.new_empty((num_nodes, spec.dim_out))
 
         @backward_op.register_fake
-        def _(grad_output, node_features, edge_sh, edge_weights, senders, receivers, spec_key,
-              need_features, need_edges):
-            return (torch.empty_like(node_features), torch.empty_like(edge_sh),
-                    torch.empty_like(edge_weights))
+        def _(
+            grad_output,
+            node_features,
+            edge_sh,
+            edge_weights,
+            senders,
+            receivers,
+            spec_key,
+            need_features,
+            need_edges,
+        ):
+            return (
+                torch.empty_like(node_features),
+                torch.empty_like(edge_sh),
+                torch.empty_like(edge_weights),
+            )
 
     def forward_setup(ctx, inputs, output):
         node_features, edge_sh, edge_weights, senders, receivers, _, spec_key = inputs
@@ -81,13 +126,26 @@ def define_tp_conv_ops(backend: str, forward_kernel: Callable, backward_kernel: 
         x, sh, w, senders, receivers = ctx.saved_tensors
         need_features = ctx.needs_input_grad[0]
         need_edges = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
-        grad_x, grad_sh, grad_w = backward_op(grad_output.contiguous(), x, sh, w, senders,
-                                              receivers, ctx.spec_key, need_features,
-                                              need_edges)
-        return (grad_x if need_features else None,
-                grad_sh if ctx.needs_input_grad[1] else None,
-                grad_w if ctx.needs_input_grad[2] else None,
-                None, None, None, None)
+        grad_x, grad_sh, grad_w = backward_op(
+            grad_output.contiguous(),
+            x,
+            sh,
+            w,
+            senders,
+            receivers,
+            ctx.spec_key,
+            need_features,
+            need_edges,
+        )
+        return (
+            grad_x if need_features else None,
+            grad_sh if ctx.needs_input_grad[1] else None,
+            grad_w if ctx.needs_input_grad[2] else None,
+            None,
+            None,
+            None,
+            None,
+        )
 
     forward_op.register_autograd(forward_backward, setup_context=forward_setup)
 
@@ -115,20 +173,31 @@ def define_tp_conv_ops(backend: str, forward_kernel: Callable, backward_kernel: 
             if gw is not None:
                 d_grad = _add(d_grad, forward_op(x, sh, gw, senders, receivers, num_nodes, key))
         if gx is not None and (needs[2] or needs[3]):
-            _, term_sh, term_w = backward_op(grad_output, gx, sh, w, senders, receivers, key,
-                                             False, True)
+            _, term_sh, term_w = backward_op(
+                grad_output, gx, sh, w, senders, receivers, key, False, True
+            )
             d_sh, d_w = _add(d_sh, term_sh), _add(d_w, term_w)
         if gsh is not None and (needs[1] or needs[3]):
-            term_x, _, term_w = backward_op(grad_output, x, gsh, w, senders, receivers, key,
-                                            bool(needs[1]), bool(needs[3]))
+            term_x, _, term_w = backward_op(
+                grad_output, x, gsh, w, senders, receivers, key, bool(needs[1]), bool(needs[3])
+            )
             d_x, d_w = _add(d_x, term_x), _add(d_w, term_w)
         if gw is not None and (needs[1] or needs[2]):
-            term_x, term_sh, _ = backward_op(grad_output, x, sh, gw, senders, receivers, key,
-                                             bool(needs[1]), bool(needs[2]))
+            term_x, term_sh, _ = backward_op(
+                grad_output, x, sh, gw, senders, receivers, key, bool(needs[1]), bool(needs[2])
+            )
             d_x, d_sh = _add(d_x, term_x), _add(d_sh, term_sh)
-        return (d_grad if needs[0] else None, d_x if needs[1] else None,
-                d_sh if needs[2] else None, d_w if needs[3] else None,
-                None, None, None, None, None)
+        return (
+            d_grad if needs[0] else None,
+            d_x if needs[1] else None,
+            d_sh if needs[2] else None,
+            d_w if needs[3] else None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
 
     backward_op.register_autograd(backward_backward, setup_context=backward_setup)
     return forward_op, backward_op

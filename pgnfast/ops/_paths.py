@@ -70,8 +70,9 @@ def _blocks(irreps: o3.Irreps) -> np.ndarray:
 @functools.cache
 def path_tables(spec, transposed: bool = False) -> PathTables:
     """Path tables of ``spec``; ``transposed`` swaps input and output of every path."""
-    irreps_in, irreps_sh, irreps_out = (o3.Irreps(s) for s in
-                                        (spec.irreps_in, spec.irreps_sh, spec.irreps_out))
+    irreps_in, irreps_sh, irreps_out = (
+        o3.Irreps(s) for s in (spec.irreps_in, spec.irreps_sh, spec.irreps_out)
+    )
     in_blocks, sh_blocks, out_blocks = _blocks(irreps_in), _blocks(irreps_sh), _blocks(irreps_out)
     paths, cg_index, cg_value = [], [], []
     for k, (i_in, i_sh, i_out) in enumerate(spec.instructions):
@@ -80,13 +81,27 @@ def path_tables(spec, transposed: bool = False) -> PathTables:
         a, b, c = np.nonzero(cg)
         values = cg[a, b, c]
         begin = len(cg_value)
-        source, target = (out_blocks[i_out], in_blocks[i_in]) if transposed else (
-            in_blocks[i_in], out_blocks[i_out])
+        source, target = (
+            (out_blocks[i_out], in_blocks[i_in])
+            if transposed
+            else (in_blocks[i_in], out_blocks[i_out])
+        )
         entries = np.stack([c, b, a] if transposed else [a, b, c], axis=1)
         cg_index.extend(entries.tolist())
         cg_value.extend(values.tolist())
-        paths.append((source[0], source[2], sh_blocks[i_sh][0], target[0], target[2],
-                      irreps_in[i_in].mul, spec.weight_offsets[k], begin, len(cg_value)))
+        paths.append(
+            (
+                source[0],
+                source[2],
+                sh_blocks[i_sh][0],
+                target[0],
+                target[2],
+                irreps_in[i_in].mul,
+                spec.weight_offsets[k],
+                begin,
+                len(cg_value),
+            )
+        )
     return PathTables(
         paths=np.asarray(paths, dtype=np.int64).reshape(-1, 9),
         cg_index=np.asarray(cg_index, dtype=np.int64).reshape(-1, 3),

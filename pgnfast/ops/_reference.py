@@ -22,9 +22,12 @@ def reference_tensor_product(spec, dtype: torch.dtype, device: torch.device) -> 
         torch.set_default_dtype(torch.float64)
         try:
             tp = o3.TensorProduct(
-                spec.irreps_in, spec.irreps_sh, spec.irreps_out,
+                spec.irreps_in,
+                spec.irreps_sh,
+                spec.irreps_out,
                 [(a, b, c, "uvu", True) for a, b, c in spec.instructions],
-                shared_weights=False, internal_weights=False,
+                shared_weights=False,
+                internal_weights=False,
             ).to(dtype=dtype, device=device)
         finally:
             torch.set_default_dtype(previous)
@@ -32,8 +35,9 @@ def reference_tensor_product(spec, dtype: torch.dtype, device: torch.device) -> 
     return tp
 
 
-def tp_conv_reference(spec, node_features, edge_sh, edge_weights, senders, receivers,
-                      num_nodes: int) -> torch.Tensor:
+def tp_conv_reference(
+    spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes: int
+) -> torch.Tensor:
     """Same contract as :func:`pgnfast.ops.tp_conv`."""
     tp = reference_tensor_product(spec, node_features.dtype, node_features.device)
     messages = tp(node_features[senders], edge_sh, edge_weights)

@@ -99,9 +99,12 @@ class TPConvSpec:
         irreps_out = o3.Irreps([(mul, ir) for ir, _, _, mul in paths])
         instructions = tuple((i_in, i_sh, k) for k, (_, i_in, i_sh, _) in enumerate(paths))
         tp = o3.TensorProduct(
-            irreps_in, irreps_sh, irreps_out,
+            irreps_in,
+            irreps_sh,
+            irreps_out,
             [(a, b, c, "uvu", True) for a, b, c in instructions],
-            shared_weights=False, internal_weights=False,
+            shared_weights=False,
+            internal_weights=False,
         )
         offsets, total = [], 0
         for _, _, _, mul in paths:
@@ -109,11 +112,16 @@ class TPConvSpec:
             total += mul
         assert total == tp.weight_numel
         return cls(
-            irreps_in=str(irreps_in), irreps_sh=str(irreps_sh), irreps_out=str(irreps_out),
+            irreps_in=str(irreps_in),
+            irreps_sh=str(irreps_sh),
+            irreps_out=str(irreps_out),
             instructions=instructions,
             path_weights=tuple(float(ins.path_weight) for ins in tp.instructions),
-            weight_offsets=tuple(offsets), weight_numel=total,
-            dim_in=irreps_in.dim, dim_sh=irreps_sh.dim, dim_out=irreps_out.dim,
+            weight_offsets=tuple(offsets),
+            weight_numel=total,
+            dim_in=irreps_in.dim,
+            dim_sh=irreps_sh.dim,
+            dim_out=irreps_out.dim,
         )
 
 
@@ -173,8 +181,9 @@ def resolve_backend(backend: str, device) -> str:
     if key not in _warned:
         _warned.add(key)
         warnings.warn(
-            f"tp_conv backend {backend!r} is not available on {device.type}; "
-            f"using {usable[0]!r}", RuntimeWarning, stacklevel=3,
+            f"tp_conv backend {backend!r} is not available on {device.type}; using {usable[0]!r}",
+            RuntimeWarning,
+            stacklevel=3,
         )
     return usable[0]
 
@@ -207,12 +216,15 @@ def tp_conv(
     (num_nodes, spec.dim_out). Differentiable to second order in every floating input.
     """
     if node_features.shape[-1] != spec.dim_in:
-        raise ValueError(f"node_features has {node_features.shape[-1]} columns, "
-                         f"spec expects {spec.dim_in}")
+        raise ValueError(
+            f"node_features has {node_features.shape[-1]} columns, spec expects {spec.dim_in}"
+        )
     if edge_sh.shape[-1] != spec.dim_sh or edge_weights.shape[-1] != spec.weight_numel:
-        raise ValueError(f"edge_sh/edge_weights have {edge_sh.shape[-1]}/"
-                         f"{edge_weights.shape[-1]} columns, spec expects "
-                         f"{spec.dim_sh}/{spec.weight_numel}")
+        raise ValueError(
+            f"edge_sh/edge_weights have {edge_sh.shape[-1]}/"
+            f"{edge_weights.shape[-1]} columns, spec expects "
+            f"{spec.dim_sh}/{spec.weight_numel}"
+        )
     key = (backend, node_features.device.type)
     function = _resolved.get(key)
     if function is None:

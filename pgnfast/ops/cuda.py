@@ -27,8 +27,12 @@ _device_tables: dict = {}
 def is_available(device) -> bool:
     """True on CUDA devices when the CUDA extension has the tp_conv kernels."""
     device = torch.device(device)
-    return (device.type == "cuda" and _cuda is not None and hasattr(_cuda, "tp_conv_segments")
-            and torch.cuda.is_available())
+    return (
+        device.type == "cuda"
+        and _cuda is not None
+        and hasattr(_cuda, "tp_conv_segments")
+        and torch.cuda.is_available()
+    )
 
 
 def _entry(in_offset=0, in_dim=0, sh_col=0, weight_offset=0, out_offset=0, out_dim=0, mul=0):
@@ -44,20 +48,32 @@ def _pack(per_column, with_channel=True):
             entries.append(entry)
             values.append(value)
         table.append((begin, len(entries), u if with_channel else 0))
-    return (np.asarray(table, dtype=np.int64).reshape(-1, 3),
-            np.asarray(entries, dtype=np.int64).reshape(-1, 8),
-            np.asarray(values, dtype=np.float64))
+    return (
+        np.asarray(table, dtype=np.int64).reshape(-1, 3),
+        np.asarray(entries, dtype=np.int64).reshape(-1, 8),
+        np.asarray(values, dtype=np.float64),
+    )
 
 
 def segment_column_tables(spec, transposed: bool):
     """Column tables of the segment convolution (forward, or w.r.t. node features)."""
     t = path_tables(spec, transposed)
     by_target: dict[tuple[int, int], list] = {}
-    for in_start, in_dim, sh_start, out_start, _, mul, weight_offset, begin, end in \
-            t.paths.tolist():
+    for (
+        in_start,
+        in_dim,
+        sh_start,
+        out_start,
+        _,
+        mul,
+        weight_offset,
+        begin,
+        end,
+    ) in t.paths.tolist():
         for (a, b, c), value in zip(t.cg_index[begin:end].tolist(), t.cg_value[begin:end]):
             by_target.setdefault((out_start, c), []).append(
-                (_entry(in_start + a, in_dim, sh_start + b, weight_offset, mul=mul), value))
+                (_entry(in_start + a, in_dim, sh_start + b, weight_offset, mul=mul), value)
+            )
     columns = []
     for start, mul, dim in t.out_blocks.tolist():
         for u in range(mul):
@@ -71,12 +87,22 @@ def edge_column_tables(spec):
     t = path_tables(spec, False)
     weight_columns = [None] * spec.weight_numel
     sh_columns = [[] for _ in range(spec.dim_sh)]
-    for in_start, in_dim, sh_start, out_start, out_dim, mul, weight_offset, begin, end in \
-            t.paths.tolist():
+    for (
+        in_start,
+        in_dim,
+        sh_start,
+        out_start,
+        out_dim,
+        mul,
+        weight_offset,
+        begin,
+        end,
+    ) in t.paths.tolist():
         items = []
         for (a, b, c), value in zip(t.cg_index[begin:end].tolist(), t.cg_value[begin:end]):
-            entry = _entry(in_start + a, in_dim, sh_start + b, weight_offset, out_start + c,
-                           out_dim, mul)
+            entry = _entry(
+                in_start + a, in_dim, sh_start + b, weight_offset, out_start + c, out_dim, mul
+            )
             items.append((entry, value))
             sh_columns[sh_start + b].append((entry, value))
         for u in range(mul):
@@ -93,9 +119,13 @@ def _tables(spec, kind: str, dtype, device):
         else:
             host = (segment_column_tables(spec, kind == "transposed"),)
         cached = tuple(
-            (torch.as_tensor(table, device=device), torch.as_tensor(entries, device=device),
-             torch.as_tensor(values, dtype=dtype, device=device))
-            for table, entries, values in host)
+            (
+                torch.as_tensor(table, device=device),
+                torch.as_tensor(entries, device=device),
+                torch.as_tensor(values, dtype=dtype, device=device),
+            )
+            for table, entries, values in host
+        )
         _device_tables[key] = cached
     return cached
 
@@ -114,13 +144,15 @@ def forward_kernel(spec, x, sh, w, senders, receivers, num_nodes: int) -> torch.
     x, sh, w = x.contiguous(), sh.contiguous(), w.contiguous()
     out = torch.empty(num_nodes, spec.dim_out, dtype=x.dtype, device=x.device)
     (columns,) = _tables(spec, "forward", x.dtype, x.device)
-    _cuda.tp_conv_segments(x, sh, w, senders, None, _segments(receivers, num_nodes), *columns,
-                           out, _stream(x.device))
+    _cuda.tp_conv_segments(
+        x, sh, w, senders, None, _segments(receivers, num_nodes), *columns, out, _stream(x.device)
+    )
     return out
 
 
-def backward_kernel(spec, grad_output, x, sh, w, senders, receivers, need_features: bool,
-                    need_edges: bool):
+def backward_kernel(
+    spec, grad_output, x, sh, w, senders, receivers, need_features: bool, need_edges: bool
+):
     """(grad_x (N, dim_in), grad_sh (E, dim_sh), grad_w (E, weight_numel)); zeros if not
     needed."""
     grad_output, x, sh, w = (t.contiguous() for t in (grad_output, x, sh, w))
@@ -129,16 +161,35 @@ def backward_kernel(spec, grad_output, x, sh, w, senders, receivers, need_featur
         sorted_senders, order = torch.sort(senders, stable=True)
         grad_x = torch.empty_like(x)
         (columns,) = _tables(spec, "transposed", x.dtype, x.device)
-        _cuda.tp_conv_segments(grad_output, sh, w, receivers, order,
-                               _segments(sorted_senders, num_nodes), *columns, grad_x, stream)
+        _cuda.tp_conv_segments(
+            grad_output,
+            sh,
+            w,
+            receivers,
+            order,
+            _segments(sorted_senders, num_nodes),
+            *columns,
+            grad_x,
+            stream,
+        )
     else:
         grad_x = torch.zeros_like(x)
     if need_edges:
         grad_sh, grad_w = torch.empty_like(sh), torch.empty_like(w)
         weight_columns, sh_columns = _tables(spec, "edges", x.dtype, x.device)
-        _cuda.tp_conv_edge_grads(x, sh, w, grad_output, senders,
-                                 _segments(receivers, num_nodes), *weight_columns, *sh_columns,
-                                 grad_sh, grad_w, stream)
+        _cuda.tp_conv_edge_grads(
+            x,
+            sh,
+            w,
+            grad_output,
+            senders,
+            _segments(receivers, num_nodes),
+            *weight_columns,
+            *sh_columns,
+            grad_sh,
+            grad_w,
+            stream,
+        )
     else:
         grad_sh, grad_w = torch.zeros_like(sh), torch.zeros_like(w)
     return grad_x, grad_sh, grad_w
@@ -149,5 +200,12 @@ tp_conv_op, tp_conv_backward_op = define_tp_conv_ops("cuda", forward_kernel, bac
 
 def tp_conv(spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes: int):
     """Same contract as :func:`pgnfast.ops.tp_conv` (CUDA tensors)."""
-    return tp_conv_op(node_features, edge_sh, edge_weights, senders.contiguous(),
-                      receivers.contiguous(), int(num_nodes), spec_key(spec))
+    return tp_conv_op(
+        node_features,
+        edge_sh,
+        edge_weights,
+        senders.contiguous(),
+        receivers.contiguous(),
+        int(num_nodes),
+        spec_key(spec),
+    )

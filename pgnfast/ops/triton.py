@@ -43,8 +43,14 @@ def is_available(device) -> bool:
 def _padded_dim(spec) -> int:
     from e3nn import o3
 
-    largest = max([ir.dim for irreps in (spec.irreps_in, spec.irreps_sh, spec.irreps_out)
-                   for _, ir in o3.Irreps(irreps)] + [1])
+    largest = max(
+        [
+            ir.dim
+            for irreps in (spec.irreps_in, spec.irreps_sh, spec.irreps_out)
+            for _, ir in o3.Irreps(irreps)
+        ]
+        + [1]
+    )
     return max(2, triton.next_power_of_2(largest))
 
 
@@ -55,18 +61,40 @@ def _host_tables(spec, transposed: bool):
     dim = _padded_dim(spec)
     from e3nn import o3
 
-    sh_dims = {start: ir.dim for start, ir in zip(
-        np.cumsum([0] + [ir.dim for _, ir in o3.Irreps(spec.irreps_sh)])[:-1],
-        [ir for _, ir in o3.Irreps(spec.irreps_sh)])}
+    sh_dims = {
+        start: ir.dim
+        for start, ir in zip(
+            np.cumsum([0] + [ir.dim for _, ir in o3.Irreps(spec.irreps_sh)])[:-1],
+            [ir for _, ir in o3.Irreps(spec.irreps_sh)],
+        )
+    }
     meta = np.zeros((t.num_paths, 9), dtype=np.int64)
     cg = np.zeros((t.num_paths, dim, dim, dim), dtype=np.float64)
     out_columns, sh_columns = [], []
-    for k, (in_start, in_dim, sh_start, out_start, out_dim, mul, weight_offset, begin,
-            end) in enumerate(t.paths.tolist()):
+    for k, (
+        in_start,
+        in_dim,
+        sh_start,
+        out_start,
+        out_dim,
+        mul,
+        weight_offset,
+        begin,
+        end,
+    ) in enumerate(t.paths.tolist()):
         sh_dim = sh_dims[sh_start]
         scratch_start = len(sh_columns)
-        meta[k] = (in_start, in_dim, sh_start, sh_dim, out_start, out_dim, mul, weight_offset,
-                   scratch_start)
+        meta[k] = (
+            in_start,
+            in_dim,
+            sh_start,
+            sh_dim,
+            out_start,
+            out_dim,
+            mul,
+            weight_offset,
+            scratch_start,
+        )
         sh_columns.extend(range(sh_start, sh_start + sh_dim))
         if transposed:  # output goes to this path's own scratch columns
             meta[k, 4] = len(out_columns)
@@ -74,8 +102,14 @@ def _host_tables(spec, transposed: bool):
         a, b, c = t.cg_index[begin:end].T
         cg[k, a, b, c] = t.cg_value[begin:end]
     channels = max(2, triton.next_power_of_2(int(meta[:, 6].max(initial=1))))
-    return (meta, cg, np.asarray(out_columns, dtype=np.int64),
-            np.asarray(sh_columns, dtype=np.int64), channels, dim)
+    return (
+        meta,
+        cg,
+        np.asarray(out_columns, dtype=np.int64),
+        np.asarray(sh_columns, dtype=np.int64),
+        channels,
+        dim,
+    )
 
 
 def _tables(spec, transposed: bool, dtype, device, like: torch.Tensor):
@@ -89,13 +123,22 @@ def _tables(spec, transposed: bool, dtype, device, like: torch.Tensor):
     meta, cg, out_columns, sh_columns, channels, dim = _host_tables(spec, transposed)
     if fake:
         index = dict(dtype=torch.int64)
-        return (like.new_empty(meta.shape, **index), like.new_empty(cg.shape),
-                like.new_empty(out_columns.shape, **index),
-                like.new_empty(sh_columns.shape, **index), channels, dim)
-    tables = (torch.as_tensor(meta, device=device),
-              torch.as_tensor(cg, dtype=dtype, device=device),
-              torch.as_tensor(out_columns, device=device),
-              torch.as_tensor(sh_columns, device=device), channels, dim)
+        return (
+            like.new_empty(meta.shape, **index),
+            like.new_empty(cg.shape),
+            like.new_empty(out_columns.shape, **index),
+            like.new_empty(sh_columns.shape, **index),
+            channels,
+            dim,
+        )
+    tables = (
+        torch.as_tensor(meta, device=device),
+        torch.as_tensor(cg, dtype=dtype, device=device),
+        torch.as_tensor(out_columns, device=device),
+        torch.as_tensor(sh_columns, device=device),
+        channels,
+        dim,
+    )
     _device_tables[key] = tables
     return tables
 
@@ -121,15 +164,29 @@ def forward_kernel(spec, x, sh, w, senders, receivers, num_nodes: int) -> torch.
         return out
     pointers = _segments(receivers, num_nodes)
     torch.library.wrap_triton(kernels.segment_conv_kernel)[(num_nodes, meta.shape[0])](
-        x, sh, w, senders, senders, pointers, meta, cg, out,
-        spec.dim_in, spec.dim_sh, spec.weight_numel, spec.dim_out,
-        HAS_ORDER=False, CHANNELS=channels, DIM=dim,
+        x,
+        sh,
+        w,
+        senders,
+        senders,
+        pointers,
+        meta,
+        cg,
+        out,
+        spec.dim_in,
+        spec.dim_sh,
+        spec.weight_numel,
+        spec.dim_out,
+        HAS_ORDER=False,
+        CHANNELS=channels,
+        DIM=dim,
     )
     return out
 
 
-def backward_kernel(spec, grad_output, x, sh, w, senders, receivers, need_features: bool,
-                    need_edges: bool):
+def backward_kernel(
+    spec, grad_output, x, sh, w, senders, receivers, need_features: bool, need_edges: bool
+):
     """(grad_x (N, dim_in), grad_sh (E, dim_sh), grad_w (E, weight_numel)); zeros if not
     needed."""
     grad_output, x, sh, w = (t.contiguous() for t in (grad_output, x, sh, w))
@@ -143,9 +200,22 @@ def backward_kernel(spec, grad_output, x, sh, w, senders, receivers, need_featur
         sorted_senders, order = torch.sort(senders, stable=True)
         scratch = torch.empty(num_nodes, out_columns.shape[0], dtype=x.dtype, device=x.device)
         torch.library.wrap_triton(kernels.segment_conv_kernel)[(num_nodes, meta.shape[0])](
-            grad_output, sh, w, receivers, order, _segments(sorted_senders, num_nodes), meta,
-            cg, scratch, spec.dim_out, spec.dim_sh, spec.weight_numel, out_columns.shape[0],
-            HAS_ORDER=True, CHANNELS=channels, DIM=dim,
+            grad_output,
+            sh,
+            w,
+            receivers,
+            order,
+            _segments(sorted_senders, num_nodes),
+            meta,
+            cg,
+            scratch,
+            spec.dim_out,
+            spec.dim_sh,
+            spec.weight_numel,
+            out_columns.shape[0],
+            HAS_ORDER=True,
+            CHANNELS=channels,
+            DIM=dim,
         )
         grad_x = grad_x.index_add(1, out_columns, scratch)
     if need_edges:
@@ -153,22 +223,44 @@ def backward_kernel(spec, grad_output, x, sh, w, senders, receivers, need_featur
         scratch = torch.empty(num_edges, sh_columns.shape[0], dtype=x.dtype, device=x.device)
         grad_w = torch.empty_like(w)
         torch.library.wrap_triton(kernels.edge_grads_kernel)[(num_nodes, meta.shape[0])](
-            x, sh, w, grad_output, senders, _segments(receivers, num_nodes), meta, cg,
-            grad_w, scratch, spec.dim_in, spec.dim_sh, spec.weight_numel, spec.dim_out,
-            sh_columns.shape[0], CHANNELS=channels, DIM=dim,
+            x,
+            sh,
+            w,
+            grad_output,
+            senders,
+            _segments(receivers, num_nodes),
+            meta,
+            cg,
+            grad_w,
+            scratch,
+            spec.dim_in,
+            spec.dim_sh,
+            spec.weight_numel,
+            spec.dim_out,
+            sh_columns.shape[0],
+            CHANNELS=channels,
+            DIM=dim,
         )
         grad_sh = grad_sh.index_add(1, sh_columns, scratch)
     return grad_x, grad_sh, grad_w
 
 
 if kernels is not None:
-    tp_conv_op, tp_conv_backward_op = define_tp_conv_ops("triton", forward_kernel,
-                                                         backward_kernel, triton=True)
+    tp_conv_op, tp_conv_backward_op = define_tp_conv_ops(
+        "triton", forward_kernel, backward_kernel, triton=True
+    )
 
 
 def tp_conv(spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes: int):
     """Same contract as :func:`pgnfast.ops.tp_conv`."""
     if kernels is None:
         raise RuntimeError("the triton tp_conv backend needs Triton")
-    return tp_conv_op(node_features, edge_sh, edge_weights, senders.contiguous(),
-                      receivers.contiguous(), int(num_nodes), spec_key(spec))
+    return tp_conv_op(
+        node_features,
+        edge_sh,
+        edge_weights,
+        senders.contiguous(),
+        receivers.contiguous(),
+        int(num_nodes),
+        spec_key(spec),
+    )

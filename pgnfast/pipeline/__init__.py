@@ -7,5 +7,12 @@ it for several designs at full size; only the sizes in `PipelineConfig` differ.
 from .config import PipelineConfig, StudyConfig, demo_config, demo_design, tiny_config
 from .run import Pipeline, run_pipeline
 
-__all__ = ["Pipeline", "PipelineConfig", "StudyConfig", "demo_config", "demo_design",
-           "run_pipeline", "tiny_config"]
+__all__ = [
+    "Pipeline",
+    "PipelineConfig",
+    "StudyConfig",
+    "demo_config",
+    "demo_design",
+    "run_pipeline",
+    "tiny_config",
+]

@@ -20,8 +20,13 @@ from pgnfast.dft.design import PGNDesign
 def demo_design() -> dict:
     """The demo's bidisperse design: the default design (docs/dft.md) with a second, smaller
     core (radius 6.4 nm, size ratio 1.25) so the glass cannot crystallise (nm, chains/nm^2)."""
-    return {"core_radius": [8.0, 6.4], "grafting_density": 1.0, "chain_length": 20,
-            "kuhn_length": 1.0, "segment_volume": 0.5}
+    return {
+        "core_radius": [8.0, 6.4],
+        "grafting_density": 1.0,
+        "chain_length": 20,
+        "kuhn_length": 1.0,
+        "segment_volume": 0.5,
+    }
 
 
 @dataclass
@@ -93,13 +98,28 @@ class AnalysisSizes:
 
 
 TRAIN_DEMO = {
-    "model": {"r_max": 28.0, "num_layers": 1, "l_max": 1, "parity": True, "num_features": 16,
-              "num_bessel": 8, "polynomial_cutoff_p": 6, "radial_mlp_depth": 1,
-              "radial_mlp_width": 32, "backend": "auto"},
+    "model": {
+        "r_max": 28.0,
+        "num_layers": 1,
+        "l_max": 1,
+        "parity": True,
+        "num_features": 16,
+        "num_bessel": 8,
+        "polynomial_cutoff_p": 6,
+        "radial_mlp_depth": 1,
+        "radial_mlp_width": 32,
+        "backend": "auto",
+    },
     "split": {"train": 0.8, "validation": 0.1, "test": 0.1},
-    "batch_size": 4, "max_epochs": 80, "learning_rate": 0.01, "energy_weight": 1.0,
-    "force_weight": 1.0, "lr_patience": 4, "early_stopping_patience": 10,
-    "checkpoint_every": 200, "dtype": "float32",
+    "batch_size": 4,
+    "max_epochs": 80,
+    "learning_rate": 0.01,
+    "energy_weight": 1.0,
+    "force_weight": 1.0,
+    "lr_patience": 4,
+    "early_stopping_patience": 10,
+    "checkpoint_every": 200,
+    "dtype": "float32",
 }
 
 
@@ -129,8 +149,13 @@ class PipelineConfig:
     device: str = "cpu"
     progress: bool = True
 
-    _SECTIONS = {"labels": LabelSizes, "mc": MCSizes, "compare": CompareSizes,
-                 "cost": CostSizes, "analysis": AnalysisSizes}
+    _SECTIONS = {
+        "labels": LabelSizes,
+        "mc": MCSizes,
+        "compare": CompareSizes,
+        "cost": CostSizes,
+        "analysis": AnalysisSizes,
+    }
 
     def pgn_design(self) -> PGNDesign:
         return PGNDesign.from_dict(self.design)
@@ -152,8 +177,9 @@ class PipelineConfig:
                 allowed = {f.name for f in fields(section)}
                 bad = set(given) - allowed
                 if bad:
-                    raise ValueError(f"unknown {name} keys {sorted(bad)}; expected "
-                                     f"{sorted(allowed)}")
+                    raise ValueError(
+                        f"unknown {name} keys {sorted(bad)}; expected {sorted(allowed)}"
+                    )
                 values[name] = section(**given)
         if "train" in values:
             train = copy.deepcopy(TRAIN_DEMO)
@@ -192,11 +218,18 @@ def tiny_config(*, seed: int = 0) -> PipelineConfig:
     config = PipelineConfig(name="tiny", seed=seed, progress=False)
     config.labels.n_configs = 10
     config.labels.kind = "random"
-    config.train.update({"max_epochs": 2, "batch_size": 2,
-                         "split": {"train": 6, "validation": 2, "test": 2}})
+    config.train.update(
+        {"max_epochs": 2, "batch_size": 2, "split": {"train": 6, "validation": 2, "test": 2}}
+    )
     config.train["model"].update({"num_features": 4, "radial_mlp_width": 8, "num_bessel": 4})
-    config.mc = MCSizes(n_particles=80, count=3, sweeps=4, equilibration_sweeps=2,
-                        sample_every=1, checkpoint_every=1)
+    config.mc = MCSizes(
+        n_particles=80,
+        count=3,
+        sweeps=4,
+        equilibration_sweeps=2,
+        sample_every=1,
+        checkpoint_every=1,
+    )
     config.compare = CompareSizes(sweeps=2, moves_per_sweep=2)
     config.cost = CostSizes(n_configs=1, repeats=2, batch=2)
     config.analysis = AnalysisSizes(rdf_bins=20, sq_bins=10, random_references=1)

@@ -29,8 +29,10 @@ class CoreExclusion(PotentialBase):
         self.radii = np.asarray(design.radii, dtype=np.float64)
         self.wall_reach = 2.0 * float(self.radii.max())
         if self.wall_reach > potential.receptive_field:
-            raise ValueError(f"the core wall reaches {self.wall_reach:g} nm, beyond the "
-                             f"model's receptive field {potential.receptive_field:g} nm")
+            raise ValueError(
+                f"the core wall reaches {self.wall_reach:g} nm, beyond the "
+                f"model's receptive field {potential.receptive_field:g} nm"
+            )
 
     @property
     def receptive_field(self) -> float:
@@ -61,8 +63,10 @@ class CoreExclusion(PotentialBase):
 
     def energies_batch(self, systems) -> list[np.ndarray]:
         out = self.potential.energies_batch(systems)
-        return [np.where(self.overlapping(*system[:4]), np.inf, np.asarray(e, np.float64))
-                for system, e in zip(systems, out)]
+        return [
+            np.where(self.overlapping(*system[:4]), np.inf, np.asarray(e, np.float64))
+            for system, e in zip(systems, out)
+        ]
 
     def energy_forces(self, positions, cell, types=None, pbc=True):
         energy, forces = self.potential.energy_forces(positions, cell, types, pbc)

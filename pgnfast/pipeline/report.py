@@ -20,17 +20,24 @@ def render(summary: dict) -> str:
     """The report text (markdown) from a summary dict."""
     s = summary
     d, derived = s["design"], s["design_derived"]
-    lab, tr, cost, mc, cmp_, st = (s["labels"], s["train"], s["cost"], s["mc"], s["compare"],
-                                   s["analysis"])
+    lab, tr, cost, mc, cmp_, st = (
+        s["labels"],
+        s["train"],
+        s["cost"],
+        s["mc"],
+        s["compare"],
+        s["analysis"],
+    )
     test = tr["test"] or tr["validation"]
     hyper = tr["hyperparameters"]
     t = s["timings"]
-    kind = ("bidisperse, so the glass cannot crystallise"
-            if isinstance(d["core_radius"], list) and len(set(d["core_radius"])) > 1
-            else "monodisperse")
+    kind = (
+        "bidisperse, so the glass cannot crystallise"
+        if isinstance(d["core_radius"], list) and len(set(d["core_radius"])) > 1
+        else "monodisperse"
+    )
     lines = [
-        f"# pgnfast {s['name']}: a polymer-grafted nanoparticle glass from DFT labels to "
-        "structure",
+        f"# pgnfast {s['name']}: a polymer-grafted nanoparticle glass from DFT labels to structure",
         "",
         "Units: lengths nm, energies kT, temperatures in multiples of kT.",
         "",
@@ -144,8 +151,9 @@ def render(summary: dict) -> str:
         "|---|---|---|---|",
     ]
     for name, stage in t["stages"].items():
-        lines.append(f"| {name} | {stage['status']} | {stage['wall_s']:.1f} | "
-                     f"{stage['cpu_s']:.1f} |")
+        lines.append(
+            f"| {name} | {stage['status']} | {stage['wall_s']:.1f} | {stage['cpu_s']:.1f} |"
+        )
     lines += [
         f"| **all stages** | | {t['stages_wall_s']:.1f} | {t['stages_cpu_s']:.1f} |",
         "",

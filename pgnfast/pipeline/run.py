@@ -140,8 +140,9 @@ class Pipeline:
     # -- stage keys: a stage's identity is its configuration and its inputs' ---------------
     def keys(self) -> dict:
         c = self.config.to_dict()
-        labels_identity = {k: v for k, v in c["labels"].items()
-                           if k not in ("workers", "scheduler")}  # executor-independent
+        labels_identity = {
+            k: v for k, v in c["labels"].items() if k not in ("workers", "scheduler")
+        }  # executor-independent
         keys = {"labels": self.config.section_hash("seed", "design", extra=labels_identity)}
         keys["train"] = self.config.section_hash("train", extra=keys["labels"])
         keys["cost"] = self.config.section_hash("cost", extra=keys["train"])
@@ -165,19 +166,36 @@ class Pipeline:
         self.out.mkdir(parents=True, exist_ok=True)
         import yaml
 
-        (self.out / "config.yaml").write_text(yaml.safe_dump(self.config.to_dict(),
-                                                             sort_keys=False))
+        (self.out / "config.yaml").write_text(
+            yaml.safe_dump(self.config.to_dict(), sort_keys=False)
+        )
         steps = [
-            ("labels", "labeling configurations with the PGN DFT", self._labels,
-             ["dataset/manifest.json"]),
+            (
+                "labels",
+                "labeling configurations with the PGN DFT",
+                self._labels,
+                ["dataset/manifest.json"],
+            ),
             ("train", "training NequIP", self._train, ["best_model.pt", "metrics.json"]),
             ("cost", "timing DFT against the model", self._cost, []),
-            ("mc", "parallel tempering with the model", self._mc,
-             ["checkpoint.npz", "trajectory_T00.extxyz"]),
-            ("compare", "model- against DFT-driven Monte Carlo", self._compare,
-             ["rdf_model_vs_dft.png"]),
-            ("analysis", "structure analysis", self._analysis,
-             ["rdf_lowest_T.png", "icosahedral_fraction.png"]),
+            (
+                "mc",
+                "parallel tempering with the model",
+                self._mc,
+                ["checkpoint.npz", "trajectory_T00.extxyz"],
+            ),
+            (
+                "compare",
+                "model- against DFT-driven Monte Carlo",
+                self._compare,
+                ["rdf_model_vs_dft.png"],
+            ),
+            (
+                "analysis",
+                "structure analysis",
+                self._analysis,
+                ["rdf_lowest_T.png", "icosahedral_fraction.png"],
+            ),
         ]
         selected = set(STAGES if stages is None else stages)
         unknown = selected - set(STAGES)
@@ -197,8 +215,10 @@ class Pipeline:
             if process_rank() > 0:
                 continue
             outcome = self.runner.outcomes[name]
-            _say(self.config, f"      {outcome.status}: {outcome.wall_s:.1f} s wall, "
-                              f"{outcome.cpu_s:.1f} s CPU")
+            _say(
+                self.config,
+                f"      {outcome.status}: {outcome.wall_s:.1f} s wall, {outcome.cpu_s:.1f} s CPU",
+            )
         missing = [name for name in STAGES if name not in results]
         if missing or process_rank() > 0:
             _say(self.config, f"stages not done yet: {missing}; no report written")
@@ -220,8 +240,13 @@ class Pipeline:
 
         sizes = self.config.labels
         configurations = random_configurations(
-            self.design, sizes.n_particles, sizes.n_configs, seed=self.config.seed,
-            kind=sizes.kind, fractions=sizes.type_fractions)
+            self.design,
+            sizes.n_particles,
+            sizes.n_configs,
+            seed=self.config.seed,
+            kind=sizes.kind,
+            fractions=sizes.type_fractions,
+        )
         dataset = folder / "dataset"
         before = len(list((dataset / "shards").glob("*.extxyz"))) if dataset.exists() else 0
         client = executor = None
@@ -229,64 +254,90 @@ class Pipeline:
             from dask.distributed import Client, LocalCluster
 
             if sizes.scheduler == "local":  # a Dask cluster on this machine, one worker a core
-                client = Client(LocalCluster(n_workers=sizes.workers or _cores(),
-                                             threads_per_worker=1, processes=True))
+                client = Client(
+                    LocalCluster(
+                        n_workers=sizes.workers or _cores(), threads_per_worker=1, processes=True
+                    )
+                )
             else:
                 client = Client(sizes.scheduler)
             executor = client.get_executor()
         try:
-            label(configurations, self.design, dataset, executor=executor,
-                  workers=sizes.workers, spacing=sizes.spacing, progress=self.config.progress)
+            label(
+                configurations,
+                self.design,
+                dataset,
+                executor=executor,
+                workers=sizes.workers,
+                spacing=sizes.spacing,
+                progress=self.config.progress,
+            )
         finally:
             if client is not None:
                 client.close()
         manifest = json.loads((dataset / "manifest.json").read_text())
         frames = read_dataset(dataset)
         if len(frames) < 4:
-            raise RuntimeError(f"only {len(frames)} configurations were labeled; see "
-                               f"{dataset / 'manifest.json'}")
+            raise RuntimeError(
+                f"only {len(frames)} configurations were labeled; see {dataset / 'manifest.json'}"
+            )
         per_particle = np.array([f.get_potential_energy() / len(f) for f in frames])
         forces = np.concatenate([f.get_forces() for f in frames])
-        return plain({
-            "n_particles": sizes.n_particles, "n_configs": sizes.n_configs,
-            "n_labeled": len(frames), "n_failed": len(manifest["failures"]),
-            "labeled_this_run": len(frames) - min(before, len(frames)),
-            "dft_seconds_per_label": float(np.mean([f.info["label_seconds"] for f in frames])),
-            "energy_per_particle_mean_kT": float(per_particle.mean()),
-            "energy_per_particle_std_kT": float(per_particle.std()),
-            "force_rms_kT_per_nm": float(np.sqrt(np.mean(forces**2))),
-            "box_nm": float(np.linalg.det(frames[0].cell[:]) ** (1 / 3)),
-        })
+        return plain(
+            {
+                "n_particles": sizes.n_particles,
+                "n_configs": sizes.n_configs,
+                "n_labeled": len(frames),
+                "n_failed": len(manifest["failures"]),
+                "labeled_this_run": len(frames) - min(before, len(frames)),
+                "dft_seconds_per_label": float(np.mean([f.info["label_seconds"] for f in frames])),
+                "energy_per_particle_mean_kT": float(per_particle.mean()),
+                "energy_per_particle_std_kT": float(per_particle.std()),
+                "force_rms_kT_per_nm": float(np.sqrt(np.mean(forces**2))),
+                "box_nm": float(np.linalg.det(frames[0].cell[:]) ** (1 / 3)),
+            }
+        )
 
     # -- 2. train ----------------------------------------------------------------------------
     def _train(self, folder: Path, resuming: bool) -> dict:
         from pgnfast.train import TrainConfig, fit
 
         values = dict(self.config.train)
-        values.update(data=str(self.out / "labels" / "dataset"), run_dir=str(folder),
-                      seed=self.config.seed, progress=self.config.progress, plots=True,
-                      num_threads=self.threads)
+        values.update(
+            data=str(self.out / "labels" / "dataset"),
+            run_dir=str(folder),
+            seed=self.config.seed,
+            progress=self.config.progress,
+            plots=True,
+            num_threads=self.threads,
+        )
         config = TrainConfig.from_dict(values)
         metrics = fit(config, resume=resuming and (folder / "checkpoint.pt").exists())
         if process_rank() > 0:  # torchrun: rank 0 evaluates and writes
             return {}
         model = self.model(folder / "best_model.pt")
-        return plain({
-            "test": metrics.get("test", {}), "validation": metrics.get("validation", {}),
-            "train": metrics.get("train", {}), "best_epoch": metrics["best_epoch"],
-            "epochs": metrics["epochs"], "steps": metrics["steps"],
-            "n_parameters": int(sum(p.numel() for p in model.parameters())),
-            "receptive_field_nm": float(model.receptive_field),
-            "hyperparameters": dict(config.model),
-        })
+        return plain(
+            {
+                "test": metrics.get("test", {}),
+                "validation": metrics.get("validation", {}),
+                "train": metrics.get("train", {}),
+                "best_epoch": metrics["best_epoch"],
+                "epochs": metrics["epochs"],
+                "steps": metrics["steps"],
+                "n_parameters": int(sum(p.numel() for p in model.parameters())),
+                "receptive_field_nm": float(model.receptive_field),
+                "hyperparameters": dict(config.model),
+            }
+        )
 
     def model(self, path=None):
         """The trained NequIP model (loaded once)."""
         if self._model is None:
             from pgnfast.nn.io import load_model
 
-            self._model = load_model(path or self.out / "train" / "best_model.pt",
-                                     map_location=self.config.device)
+            self._model = load_model(
+                path or self.out / "train" / "best_model.pt", map_location=self.config.device
+            )
         return self._model
 
     def model_potential(self, core_exclusion: bool = True):
@@ -317,9 +368,13 @@ class Pipeline:
         for atoms in tqdm(chosen, desc="cost", unit="config", disable=not self.config.progress):
             types = atoms.arrays["type"]
             start = time.perf_counter()
-            solve(atoms.positions, atoms.cell[:], self.design,
-                  types=types if self.design.n_types > 1 else None,
-                  spacing=self.config.labels.spacing)
+            solve(
+                atoms.positions,
+                atoms.cell[:],
+                self.design,
+                types=types if self.design.n_types > 1 else None,
+                spacing=self.config.labels.spacing,
+            )
             dft_times.append(time.perf_counter() - start)
             potential.energy_forces(atoms.positions, atoms.cell[:], types)  # warm-up
             runs = []
@@ -333,20 +388,26 @@ class Pipeline:
         runs = []
         for _ in range(sizes.repeats + 1):
             start = time.perf_counter()
-            graph = build_graph(systems, model.r_max, dtype=model.dtype,
-                                device=self.config.device)
+            graph = build_graph(systems, model.r_max, dtype=model.dtype, device=self.config.device)
             model(graph, compute_forces=True, create_graph=False)["forces"].sum().item()
             runs.append(time.perf_counter() - start)
         batched = float(np.median(runs[1:])) / len(batch)
         dft, single = float(np.mean(dft_times)), float(np.mean(model_times))
-        return plain({
-            "n_particles": len(chosen[0]), "n_configs": len(chosen), "threads": self.threads,
-            "torch_threads": torch.get_num_threads(),
-            "dft_seconds_per_config": dft, "model_seconds_per_config": single,
-            "model_batched_seconds_per_config": batched, "model_batch": len(batch),
-            "speedup": dft / single, "speedup_batched": dft / batched,
-            "log10_speedup_batched": math.log10(dft / batched),
-        })
+        return plain(
+            {
+                "n_particles": len(chosen[0]),
+                "n_configs": len(chosen),
+                "threads": self.threads,
+                "torch_threads": torch.get_num_threads(),
+                "dft_seconds_per_config": dft,
+                "model_seconds_per_config": single,
+                "model_batched_seconds_per_config": batched,
+                "model_batch": len(batch),
+                "speedup": dft / single,
+                "speedup_batched": dft / batched,
+                "log10_speedup_batched": math.log10(dft / batched),
+            }
+        )
 
     # -- 4. parallel tempering with the model -------------------------------------------------
     def _mc(self, folder: Path, resuming: bool) -> dict:
@@ -356,33 +417,55 @@ class Pipeline:
         sizes = self.config.mc
         potential = self.model_potential()
         checkpoint = folder / "checkpoint.npz"
-        if resuming and (checkpoint.exists() or
-                         checkpoint.with_name(checkpoint.name + ".prev").exists()):
+        if resuming and (
+            checkpoint.exists() or checkpoint.with_name(checkpoint.name + ".prev").exists()
+        ):
             engine = ParallelTempering.from_checkpoint(checkpoint, potential)
         else:
-            start = random_configurations(self.design, sizes.n_particles, 1,
-                                          seed=self.config.seed + 1, kind="random",
-                                          fractions=self.config.labels.type_fractions)[0]
+            start = random_configurations(
+                self.design,
+                sizes.n_particles,
+                1,
+                seed=self.config.seed + 1,
+                kind="random",
+                fractions=self.config.labels.type_fractions,
+            )[0]
             engine = ParallelTempering(
-                potential, start.positions, start.cell[:],
+                potential,
+                start.positions,
+                start.cell[:],
                 _geometric_ladder(sizes.t_min, sizes.t_max, sizes.count),
-                types=start.arrays["type"], seed=self.config.seed, step_size="auto",
-                equilibration_sweeps=sizes.equilibration_sweeps)
+                types=start.arrays["type"],
+                seed=self.config.seed,
+                step_size="auto",
+                equilibration_sweeps=sizes.equilibration_sweeps,
+            )
         resumed_from = engine.sweeps_done
-        writers = [TrajectoryWriter(folder, every=sizes.sample_every),
-                   JsonLinesLog(folder / "log.jsonl", every=sizes.sample_every)]
-        summary = engine.run(max(0, sizes.sweeps - engine.sweeps_done), checkpoint=checkpoint,
-                             checkpoint_every=sizes.checkpoint_every, writers=writers,
-                             progress=self.config.progress, quench_lowest=False)
+        writers = [
+            TrajectoryWriter(folder, every=sizes.sample_every),
+            JsonLinesLog(folder / "log.jsonl", every=sizes.sample_every),
+        ]
+        summary = engine.run(
+            max(0, sizes.sweeps - engine.sweeps_done),
+            checkpoint=checkpoint,
+            checkpoint_every=sizes.checkpoint_every,
+            writers=writers,
+            progress=self.config.progress,
+            quench_lowest=False,
+        )
         out = summary.as_dict()
         out.pop("lowest_positions")
         timings = out.pop("timings")
-        out.update(n_particles=engine.num_particles, mode=engine.mode,
-                   equilibration_sweeps=engine.equilibration_sweeps,
-                   resumed_from_sweep=resumed_from, box_nm=float(engine.cell[0, 0]),
-                   moves_per_s=float(timings["moves_per_s"]),
-                   sweeps_per_s=float(timings["sweeps_per_s"]),
-                   receptive_field_nm=float(potential.receptive_field))
+        out.update(
+            n_particles=engine.num_particles,
+            mode=engine.mode,
+            equilibration_sweeps=engine.equilibration_sweeps,
+            resumed_from_sweep=resumed_from,
+            box_nm=float(engine.cell[0, 0]),
+            moves_per_s=float(timings["moves_per_s"]),
+            sweeps_per_s=float(timings["sweeps_per_s"]),
+            receptive_field_nm=float(potential.receptive_field),
+        )
         return plain(out)
 
     # -- 5. model against DFT at small N ---------------------------------------------------------
@@ -394,15 +477,21 @@ class Pipeline:
         from pgnfast.mc.cells import face_widths
 
         sizes = self.config.compare
-        start = random_configurations(self.design, sizes.n_particles, 1,
-                                      seed=self.config.seed + 2, kind="random",
-                                      fractions=self.config.labels.type_fractions)[0]
+        start = random_configurations(
+            self.design,
+            sizes.n_particles,
+            1,
+            seed=self.config.seed + 2,
+            kind="random",
+            fractions=self.config.labels.type_fractions,
+        )[0]
         cell, types = np.asarray(start.cell[:]), start.arrays["type"]
         model = self.model_potential()
-        runs = {"dft": (Functional(self.design, spacing=self.config.labels.spacing),
-                        self.config.seed),
-                "model": (model, self.config.seed),
-                "model_other_seed": (model, self.config.seed + 1)}
+        runs = {
+            "dft": (Functional(self.design, spacing=self.config.labels.spacing), self.config.seed),
+            "model": (model, self.config.seed),
+            "model_other_seed": (model, self.config.seed + 1),
+        }
         acceptance, frames = {}, {}
         for name, (potential, seed) in runs.items():
             sub = folder / name
@@ -411,53 +500,88 @@ class Pipeline:
                 engine = ParallelTempering.from_checkpoint(checkpoint, potential)
             else:
                 engine = ParallelTempering(
-                    potential, start.positions, cell, [sizes.temperature], types=types,
-                    seed=seed, step_size=sizes.step_size, moves_per_sweep=sizes.moves_per_sweep,
-                    equilibration_sweeps=0, checkerboard=False)
-            _say(self.config, f"      {name}: {sizes.sweeps} sweeps of "
-                              f"{sizes.moves_per_sweep} moves at N = {sizes.n_particles}")
-            summary = engine.run(max(0, sizes.sweeps - engine.sweeps_done),
-                                 checkpoint=checkpoint, checkpoint_every=1,
-                                 writers=[TrajectoryWriter(sub, every=1)],
-                                 progress=self.config.progress, quench_lowest=False)
+                    potential,
+                    start.positions,
+                    cell,
+                    [sizes.temperature],
+                    types=types,
+                    seed=seed,
+                    step_size=sizes.step_size,
+                    moves_per_sweep=sizes.moves_per_sweep,
+                    equilibration_sweeps=0,
+                    checkerboard=False,
+                )
+            _say(
+                self.config,
+                f"      {name}: {sizes.sweeps} sweeps of "
+                f"{sizes.moves_per_sweep} moves at N = {sizes.n_particles}",
+            )
+            summary = engine.run(
+                max(0, sizes.sweeps - engine.sweeps_done),
+                checkpoint=checkpoint,
+                checkpoint_every=1,
+                writers=[TrajectoryWriter(sub, every=1)],
+                progress=self.config.progress,
+                quench_lowest=False,
+            )
             acceptance[name] = float(summary.acceptance[0])
             frames[name] = read_trajectory(sub / "trajectory_T00.extxyz")
         r_max = 0.5 * float(face_widths(cell).min()) * 0.999
         bins = self.config.analysis.rdf_bins
-        rdf = {name: radial_distribution(np.stack([f.positions for f in fs]), cell, r_max, bins)
-               for name, fs in frames.items()}
+        rdf = {
+            name: radial_distribution(np.stack([f.positions for f in fs]), cell, r_max, bins)
+            for name, fs in frames.items()
+        }
         r, g_start = radial_distribution(start.positions, cell, r_max, bins)
         # the model's energies on the DFT-driven frames (configurations it did not train on)
         plain_model = self.model_potential(core_exclusion=False)
         dft_energy = np.array([_frame_energy(f) for f in frames["dft"]])
-        model_energy = np.array([plain_model.energy(f.positions, cell, types)
-                                 for f in frames["dft"]])
+        model_energy = np.array(
+            [plain_model.energy(f.positions, cell, types) for f in frames["dft"]]
+        )
         per_particle = (model_energy - dft_energy) / sizes.n_particles
         plt = _pyplot()
         fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
         ax.plot(r, g_start, color="0.7", lw=1, label="start")
         for name, style in (("dft", "k-"), ("model", "C0--"), ("model_other_seed", "C1:")):
-            ax.plot(*rdf[name], style, label={"dft": "DFT-driven MC", "model": "model-driven MC",
-                                              "model_other_seed": "model, other seed"}[name])
-        ax.set(xlabel="r (nm)", ylabel="g(r)",
-               title=f"N = {sizes.n_particles}, T = {sizes.temperature:g}")
+            ax.plot(
+                *rdf[name],
+                style,
+                label={
+                    "dft": "DFT-driven MC",
+                    "model": "model-driven MC",
+                    "model_other_seed": "model, other seed",
+                }[name],
+            )
+        ax.set(
+            xlabel="r (nm)",
+            ylabel="g(r)",
+            title=f"N = {sizes.n_particles}, T = {sizes.temperature:g}",
+        )
         ax.legend(fontsize=7)
         fig.savefig(folder / "rdf_model_vs_dft.png", dpi=110)
         plt.close(fig)
-        return plain({
-            "n_particles": sizes.n_particles, "temperature": sizes.temperature,
-            "step_size_nm": sizes.step_size, "sweeps": sizes.sweeps,
-            "moves_per_sweep": sizes.moves_per_sweep,
-            "moves_per_run": sizes.sweeps * sizes.moves_per_sweep,
-            "frames_per_run": len(frames["dft"]),
-            "acceptance": acceptance,
-            "gr_difference_model_vs_dft": mean_abs_difference(rdf["model"][1], rdf["dft"][1]),
-            "gr_difference_model_vs_model_other_seed": mean_abs_difference(
-                rdf["model"][1], rdf["model_other_seed"][1]),
-            "gr_difference_dft_vs_start": mean_abs_difference(rdf["dft"][1], g_start),
-            "energy_per_particle_rmse_on_dft_frames_kT": float(np.sqrt(np.mean(per_particle**2))),
-            "energy_per_particle_bias_on_dft_frames_kT": float(np.mean(per_particle)),
-        })
+        return plain(
+            {
+                "n_particles": sizes.n_particles,
+                "temperature": sizes.temperature,
+                "step_size_nm": sizes.step_size,
+                "sweeps": sizes.sweeps,
+                "moves_per_sweep": sizes.moves_per_sweep,
+                "moves_per_run": sizes.sweeps * sizes.moves_per_sweep,
+                "frames_per_run": len(frames["dft"]),
+                "acceptance": acceptance,
+                "gr_difference_model_vs_dft": mean_abs_difference(rdf["model"][1], rdf["dft"][1]),
+                "gr_difference_model_vs_model_other_seed": mean_abs_difference(
+                    rdf["model"][1], rdf["model_other_seed"][1]
+                ),
+                "gr_difference_dft_vs_start": mean_abs_difference(rdf["dft"][1], g_start),
+                "energy_per_particle_rmse_on_dft_frames_kT": float(
+                    np.sqrt(np.mean(per_particle**2))
+                ),
+                "energy_per_particle_bias_on_dft_frames_kT": float(np.mean(per_particle)),
+            }
+        )
 
     # -- 6. structure ----------------------------------------------------------------------------
     def _analysis(self, folder: Path, resuming: bool) -> dict:
@@ -479,34 +603,48 @@ class Pipeline:
         mc_dir = self.out / "mc"
         after = self.config.mc.equilibration_sweeps
         temperatures = np.asarray(mc["temperatures"])
-        frames = [read_trajectory(mc_dir / f"trajectory_T{t:02d}.extxyz", after)
-                  for t in range(len(temperatures))]
+        frames = [
+            read_trajectory(mc_dir / f"trajectory_T{t:02d}.extxyz", after)
+            for t in range(len(temperatures))
+        ]
         if not frames[0]:  # no frame after equilibration: use the last ones written
-            frames = [read_trajectory(mc_dir / f"trajectory_T{t:02d}.extxyz")[-1:]
-                      for t in range(len(temperatures))]
+            frames = [
+                read_trajectory(mc_dir / f"trajectory_T{t:02d}.extxyz")[-1:]
+                for t in range(len(temperatures))
+            ]
         cell = np.asarray(frames[0][0].cell[:])
         n = len(frames[0][0])
-        reference = random_configurations(self.design, n, sizes.random_references,
-                                          seed=self.config.seed + 3, kind="random",
-                                          fractions=self.config.labels.type_fractions)
+        reference = random_configurations(
+            self.design,
+            n,
+            sizes.random_references,
+            seed=self.config.seed + 3,
+            kind="random",
+            fractions=self.config.labels.type_fractions,
+        )
         fractions, pentagons = [], []
-        for t in tqdm(range(len(temperatures)), desc="voronoi", unit="T",
-                      disable=not self.config.progress):
+        for t in tqdm(
+            range(len(temperatures)), desc="voronoi", unit="T", disable=not self.config.progress
+        ):
             cells = [voronoi_indices(f.positions, f.cell[:]) for f in frames[t]]
             fractions.append(np.mean([v.icosahedral_fraction for v in cells]))
             pentagons.append(np.mean([pentagonal_face_fraction(v) for v in cells]))
         reference_cells = [voronoi_indices(a.positions, a.cell[:]) for a in reference]
         random_fraction = float(np.mean([v.icosahedral_fraction for v in reference_cells]))
-        random_pentagons = float(np.mean([pentagonal_face_fraction(v)
-                                          for v in reference_cells]))
+        random_pentagons = float(np.mean([pentagonal_face_fraction(v) for v in reference_cells]))
         lowest = np.stack([f.positions for f in frames[0]])
         r_max = 0.5 * float(face_widths(cell).min()) * 0.999
         r, g = radial_distribution(lowest, cell, r_max, sizes.rdf_bins)
-        _, g_random = radial_distribution(np.stack([a.positions for a in reference]),
-                                          reference[0].cell[:], r_max, sizes.rdf_bins)
+        _, g_random = radial_distribution(
+            np.stack([a.positions for a in reference]), reference[0].cell[:], r_max, sizes.rdf_bins
+        )
         q, s, _ = structure_factor(lowest, cell, sizes.q_max, sizes.sq_bins)
-        q_ref, s_ref, _ = structure_factor(np.stack([a.positions for a in reference]),
-                                           reference[0].cell[:], sizes.q_max, sizes.sq_bins)
+        q_ref, s_ref, _ = structure_factor(
+            np.stack([a.positions for a in reference]),
+            reference[0].cell[:],
+            sizes.q_max,
+            sizes.sq_bins,
+        )
         peak = int(np.argmax(g))
         valid = np.isfinite(s)
         s_peak = int(np.nanargmax(np.where(valid, s, -np.inf)))
@@ -541,38 +679,53 @@ class Pipeline:
         ax.legend(fontsize=7)
         fig.savefig(folder / "exchange_acceptance.png", dpi=110)
         plt.close(fig)
-        return plain({
-            "frames_per_temperature": len(frames[0]), "temperatures": temperatures,
-            "icosahedral_fraction": fractions,
-            "icosahedral_fraction_lowest_T": float(fractions[0]),
-            "icosahedral_fraction_highest_T": float(fractions[-1]),
-            "icosahedral_fraction_random": random_fraction,
-            "random_reference_configs": len(reference),
-            "pentagonal_face_fraction": pentagons,
-            "pentagonal_face_fraction_lowest_T": float(pentagons[0]),
-            "pentagonal_face_fraction_random": random_pentagons,
-            "gr_first_peak_nm": float(r[peak]), "gr_first_peak_height": float(g[peak]),
-            "sq_peak_per_nm": float(q[s_peak]), "sq_peak_height": float(s[s_peak]),
-            "density_per_nm3": float(n / abs(np.linalg.det(cell))),
-        })
+        return plain(
+            {
+                "frames_per_temperature": len(frames[0]),
+                "temperatures": temperatures,
+                "icosahedral_fraction": fractions,
+                "icosahedral_fraction_lowest_T": float(fractions[0]),
+                "icosahedral_fraction_highest_T": float(fractions[-1]),
+                "icosahedral_fraction_random": random_fraction,
+                "random_reference_configs": len(reference),
+                "pentagonal_face_fraction": pentagons,
+                "pentagonal_face_fraction_lowest_T": float(pentagons[0]),
+                "pentagonal_face_fraction_random": random_pentagons,
+                "gr_first_peak_nm": float(r[peak]),
+                "gr_first_peak_height": float(g[peak]),
+                "sq_peak_per_nm": float(q[s_peak]),
+                "sq_peak_height": float(s[s_peak]),
+                "density_per_nm3": float(n / abs(np.linalg.det(cell))),
+            }
+        )
 
     # -- summary ---------------------------------------------------------------------------------
     def _summary(self, results: dict, wall: float, cpu: float) -> dict:
-        stages = {name: {"status": o.status, "wall_s": o.wall_s, "cpu_s": o.cpu_s}
-                  for name, o in self.runner.outcomes.items()}
-        return plain({
-            "name": self.config.name, "seed": self.config.seed,
-            "design": self.design.to_dict(),
-            "design_derived": {
-                "chains_per_core": self.design.chains_per_core,
-                "chain_size_nm": self.design.chain_size,
-                "core_volume_fraction": self.design.core_volume_fraction()},
-            **results,
-            "timings": {"stages": stages, "this_run_wall_s": wall, "this_run_cpu_s": cpu,
-                        "stages_wall_s": sum(s["wall_s"] for s in stages.values()),
-                        "stages_cpu_s": sum(s["cpu_s"] for s in stages.values()),
-                        "cores": _cores()},
-        })
+        stages = {
+            name: {"status": o.status, "wall_s": o.wall_s, "cpu_s": o.cpu_s}
+            for name, o in self.runner.outcomes.items()
+        }
+        return plain(
+            {
+                "name": self.config.name,
+                "seed": self.config.seed,
+                "design": self.design.to_dict(),
+                "design_derived": {
+                    "chains_per_core": self.design.chains_per_core,
+                    "chain_size_nm": self.design.chain_size,
+                    "core_volume_fraction": self.design.core_volume_fraction(),
+                },
+                **results,
+                "timings": {
+                    "stages": stages,
+                    "this_run_wall_s": wall,
+                    "this_run_cpu_s": cpu,
+                    "stages_wall_s": sum(s["wall_s"] for s in stages.values()),
+                    "stages_cpu_s": sum(s["cpu_s"] for s in stages.values()),
+                    "cores": _cores(),
+                },
+            }
+        )
 
 
 def run_pipeline(config: PipelineConfig, out_dir) -> dict:

@@ -56,8 +56,7 @@ class StageRunner:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.record_path = self.root / "stages.json"
-        self.records = (json.loads(self.record_path.read_text())
-                        if self.record_path.exists() else {})
+        self.records = json.loads(self.record_path.read_text()) if self.record_path.exists() else {}
         self.outcomes: dict[str, StageOutcome] = {}
 
     def folder(self, name: str) -> Path:
@@ -68,8 +67,9 @@ class StageRunner:
         record = self.records.get(name)
         if record is None or record.get("key") != key:
             return None
-        self.outcomes[name] = StageOutcome(record["results"], "reused", record["wall_s"],
-                                           record["cpu_s"])
+        self.outcomes[name] = StageOutcome(
+            record["results"], "reused", record["wall_s"], record["cpu_s"]
+        )
         return record["results"]
 
     def run(self, name: str, key: str, function, outputs=()) -> dict:
@@ -78,10 +78,12 @@ class StageRunner:
         is called and must return a JSON-able dict."""
         folder = self.folder(name)
         record = self.records.get(name)
-        if (record is not None and record.get("key") == key
-                and all((folder / path).exists() for path in outputs)):
-            outcome = StageOutcome(record["results"], "reused", record["wall_s"],
-                                   record["cpu_s"])
+        if (
+            record is not None
+            and record.get("key") == key
+            and all((folder / path).exists() for path in outputs)
+        ):
+            outcome = StageOutcome(record["results"], "reused", record["wall_s"], record["cpu_s"])
             self.outcomes[name] = outcome
             return outcome.results
         key_file = folder / KEY_FILE
@@ -100,8 +102,13 @@ class StageRunner:
         results = function(folder, resuming)
         wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
         status = "resumed" if resuming else "ran"
-        self.records[name] = {"key": key, "results": results, "wall_s": wall, "cpu_s": cpu,
-                              "status": status}
+        self.records[name] = {
+            "key": key,
+            "results": results,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "status": status,
+        }
         self._save()
         self.outcomes[name] = StageOutcome(results, status, wall, cpu)
         return results

@@ -20,12 +20,23 @@ from .run import STAGES
 
 def add_arguments(parser) -> None:
     parser.add_argument("config", help="study YAML (see examples/study-pgn/)")
-    parser.add_argument("--scheduler", default=None,
-                        help="dask.distributed address for labeling, or 'local'")
-    parser.add_argument("--designs", nargs="+", default=None, metavar="NAME",
-                        help="run only these designs (default: all)")
-    parser.add_argument("--stages", nargs="+", default=None, choices=STAGES,
-                        help="run only these stages (the others must be done already)")
+    parser.add_argument(
+        "--scheduler", default=None, help="dask.distributed address for labeling, or 'local'"
+    )
+    parser.add_argument(
+        "--designs",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="run only these designs (default: all)",
+    )
+    parser.add_argument(
+        "--stages",
+        nargs="+",
+        default=None,
+        choices=STAGES,
+        help="run only these stages (the others must be done already)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
 
 
@@ -35,19 +46,24 @@ def compare_designs(summaries: dict, out_dir) -> None:
 
     out = Path(out_dir)
     rows = []
-    header = ("| design | core radii (nm) | sigma (1/nm^2) | chain N | test E/N RMSE (kT) | "
-              "test F RMSE (kT/nm) | DFT/model cost | g(r) diff vs DFT | ico. fraction "
-              "lowest T / random |")
+    header = (
+        "| design | core radii (nm) | sigma (1/nm^2) | chain N | test E/N RMSE (kT) | "
+        "test F RMSE (kT/nm) | DFT/model cost | g(r) diff vs DFT | ico. fraction "
+        "lowest T / random |"
+    )
     lines = [header, "|" + "---|" * 9]
     for name, s in summaries.items():
         test = s["train"]["test"] or s["train"]["validation"]
-        row = {"design": name, **s["design"],
-               "test_energy_per_particle_rmse_kT": test["energy_per_particle_rmse_kT"],
-               "test_forces_rmse_kT_per_nm": test.get("forces_rmse_kT_per_nm"),
-               "speedup_batched": s["cost"]["speedup_batched"],
-               "gr_difference_model_vs_dft": s["compare"]["gr_difference_model_vs_dft"],
-               "icosahedral_fraction_lowest_T": s["analysis"]["icosahedral_fraction_lowest_T"],
-               "icosahedral_fraction_random": s["analysis"]["icosahedral_fraction_random"]}
+        row = {
+            "design": name,
+            **s["design"],
+            "test_energy_per_particle_rmse_kT": test["energy_per_particle_rmse_kT"],
+            "test_forces_rmse_kT_per_nm": test.get("forces_rmse_kT_per_nm"),
+            "speedup_batched": s["cost"]["speedup_batched"],
+            "gr_difference_model_vs_dft": s["compare"]["gr_difference_model_vs_dft"],
+            "icosahedral_fraction_lowest_T": s["analysis"]["icosahedral_fraction_lowest_T"],
+            "icosahedral_fraction_random": s["analysis"]["icosahedral_fraction_random"],
+        }
         rows.append(row)
         lines.append(
             f"| {name} | {s['design']['core_radius']} | {s['design']['grafting_density']} | "
@@ -55,14 +71,16 @@ def compare_designs(summaries: dict, out_dir) -> None:
             f"{(row['test_forces_rmse_kT_per_nm'] or float('nan')):.3g} | "
             f"{row['speedup_batched']:.3g} | {row['gr_difference_model_vs_dft']:.3g} | "
             f"{row['icosahedral_fraction_lowest_T']:.3g} / "
-            f"{row['icosahedral_fraction_random']:.3g} |")
+            f"{row['icosahedral_fraction_random']:.3g} |"
+        )
     (out / "study.md").write_text("# PGN study: designs compared\n\n" + "\n".join(lines) + "\n")
     (out / "study.json").write_text(json.dumps(plain(rows), indent=2))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5), constrained_layout=True)
     for name, s in summaries.items():
-        ax.plot(s["analysis"]["temperatures"], s["analysis"]["icosahedral_fraction"], "o-",
-                label=name)
+        ax.plot(
+            s["analysis"]["temperatures"], s["analysis"]["icosahedral_fraction"], "o-", label=name
+        )
     ax.set(xscale="log", xlabel="T (kT units)", ylabel="<0,0,12,0> fraction")
     ax.legend(fontsize=7)
     fig.savefig(out / "icosahedral_fraction_by_design.png", dpi=110)

@@ -134,8 +134,9 @@ class PairPotential(PotentialBase):
         for index, (positions, cell, types, pbc) in enumerate(systems):
             pos, _ = _as_numpy(positions)
             cell = None if cell is None else np.asarray(cell, dtype=np.float64)
-            lengths = None if cell is None else _minimum_image_lengths(
-                cell, _pbc3(pbc), self.cutoff)
+            lengths = (
+                None if cell is None else _minimum_image_lengths(cell, _pbc3(pbc), self.cutoff)
+            )
             if lengths is not None and 2 <= len(pos) <= 64:
                 groups.setdefault((len(pos), tuple(lengths)), []).append((index, pos))
             else:
@@ -178,12 +179,17 @@ class LennardJones(PairPotential):
     shift=True subtracts phi(cutoff) so the energy is continuous at the cutoff.
     """
 
-    def __init__(self, epsilon: float = 1.0, sigma: float = 1.0, cutoff: float = 2.5,
-                 shift: bool = False):
+    def __init__(
+        self, epsilon: float = 1.0, sigma: float = 1.0, cutoff: float = 2.5, shift: bool = False
+    ):
         if not (epsilon > 0 and sigma > 0 and cutoff > 0):
             raise ValueError("epsilon, sigma and cutoff must be positive")
         self.epsilon, self.sigma, self.cutoff, self.shift = (
-            float(epsilon), float(sigma), float(cutoff), bool(shift))
+            float(epsilon),
+            float(sigma),
+            float(cutoff),
+            bool(shift),
+        )
         self._offset = self._raw(np.array([self.cutoff]))[0] if shift else 0.0
 
     def _raw(self, r):
@@ -198,8 +204,10 @@ class LennardJones(PairPotential):
         return 4.0 * self.epsilon * (-12.0 * s6 * s6 + 6.0 * s6) / r
 
     def __repr__(self):
-        return (f"LennardJones(epsilon={self.epsilon}, sigma={self.sigma}, "
-                f"cutoff={self.cutoff}, shift={self.shift})")
+        return (
+            f"LennardJones(epsilon={self.epsilon}, sigma={self.sigma}, "
+            f"cutoff={self.cutoff}, shift={self.shift})"
+        )
 
 
 class CoreRepulsion(PairPotential):
@@ -210,19 +218,30 @@ class CoreRepulsion(PairPotential):
     plain hard spheres. ``core_diameter`` tells the engine which starting overlaps to refuse.
     """
 
-    def __init__(self, epsilon: float = 1.0, diameter: float = 1.0, exponent: float = 12.0,
-                 cutoff: float | None = None):
+    def __init__(
+        self,
+        epsilon: float = 1.0,
+        diameter: float = 1.0,
+        exponent: float = 12.0,
+        cutoff: float | None = None,
+    ):
         cutoff = 1.5 * diameter if cutoff is None else cutoff
         if not (diameter > 0 and cutoff >= diameter and epsilon >= 0):
             raise ValueError("need diameter > 0, cutoff >= diameter, epsilon >= 0")
         self.epsilon, self.diameter, self.exponent, self.cutoff = (
-            float(epsilon), float(diameter), float(exponent), float(cutoff))
+            float(epsilon),
+            float(diameter),
+            float(exponent),
+            float(cutoff),
+        )
         self.core_diameter = self.diameter
 
     def pair_energy(self, r):
         with np.errstate(divide="ignore"):
-            soft = self.epsilon * ((self.diameter / r) ** self.exponent
-                                   - (self.diameter / self.cutoff) ** self.exponent)
+            soft = self.epsilon * (
+                (self.diameter / r) ** self.exponent
+                - (self.diameter / self.cutoff) ** self.exponent
+            )
         return np.where(r < self.diameter, np.inf, soft)
 
     def pair_derivative(self, r):
@@ -231,8 +250,10 @@ class CoreRepulsion(PairPotential):
         return np.where(r < self.diameter, -np.inf, slope)
 
     def __repr__(self):
-        return (f"CoreRepulsion(epsilon={self.epsilon}, diameter={self.diameter}, "
-                f"exponent={self.exponent}, cutoff={self.cutoff})")
+        return (
+            f"CoreRepulsion(epsilon={self.epsilon}, diameter={self.diameter}, "
+            f"exponent={self.exponent}, cutoff={self.cutoff})"
+        )
 
 
 class Harmonic(PotentialBase):

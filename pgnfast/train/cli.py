@@ -7,13 +7,17 @@ import json
 
 def add_arguments(parser) -> None:
     parser.add_argument("config", help="training YAML (see examples/train.yaml)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from run_dir/checkpoint.pt to the same result")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from run_dir/checkpoint.pt to the same result",
+    )
     parser.add_argument("--run-dir", default=None, help="override run_dir from the config")
     parser.add_argument("--max-epochs", type=int, default=None, help="override max_epochs")
     parser.add_argument("--dtype", choices=["float32", "float64"], default=None)
-    parser.add_argument("--device", default=None,
-                        help="cpu, cuda, cuda:K or auto (override device from the config)")
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:K or auto (override device from the config)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

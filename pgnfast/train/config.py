@@ -6,9 +6,17 @@ from dataclasses import asdict, dataclass, field, fields
 
 import yaml
 
-MODEL_DEFAULTS = dict(r_max=1.0, num_layers=4, l_max=1, parity=True, num_features=32,
-                      num_bessel=8, polynomial_cutoff_p=6, radial_mlp_depth=1,
-                      radial_mlp_width=128)
+MODEL_DEFAULTS = dict(
+    r_max=1.0,
+    num_layers=4,
+    l_max=1,
+    parity=True,
+    num_features=32,
+    num_bessel=8,
+    polynomial_cutoff_p=6,
+    radial_mlp_depth=1,
+    radial_mlp_width=128,
+)
 
 
 @dataclass

@@ -40,8 +40,9 @@ def _paths(data) -> list[str]:
         if os.path.isdir(item) and os.path.exists(os.path.join(item, "manifest.json")):
             paths.append(item)  # a labeler dataset directory: read_dataset follows its manifest
         elif os.path.isdir(item):
-            paths += sorted(glob.glob(os.path.join(item, "*.extxyz")) +
-                            glob.glob(os.path.join(item, "*.xyz")))
+            paths += sorted(
+                glob.glob(os.path.join(item, "*.extxyz")) + glob.glob(os.path.join(item, "*.xyz"))
+            )
         else:
             found = sorted(glob.glob(item))
             paths += found if found else [item]
@@ -122,11 +123,17 @@ def samples_from_frames(frames, type_names=None, descriptor_keys=()) -> tuple[li
         if descriptor_keys:
             values = [float(atoms.info[key]) for key in descriptor_keys]
             descriptors = np.tile(values, (len(atoms), 1))
-        samples.append(Sample(
-            positions=np.asarray(atoms.positions, np.float64),
-            cell=np.asarray(atoms.cell[:], np.float64), pbc=tuple(bool(p) for p in atoms.pbc),
-            types=types, energy=_energy(atoms), forces=_forces(atoms), descriptors=descriptors,
-        ))
+        samples.append(
+            Sample(
+                positions=np.asarray(atoms.positions, np.float64),
+                cell=np.asarray(atoms.cell[:], np.float64),
+                pbc=tuple(bool(p) for p in atoms.pbc),
+                types=types,
+                energy=_energy(atoms),
+                forces=_forces(atoms),
+                descriptors=descriptors,
+            )
+        )
     return samples, list(type_names)
 
 
@@ -141,7 +148,7 @@ def split_indices(num_samples: int, split: dict, seed: int) -> dict[str, list[in
         counts["train"] = num_samples - counts["validation"] - counts["test"]
     out, start = {}, 0
     for name in ("train", "validation", "test"):
-        out[name] = sorted(int(i) for i in order[start:start + counts[name]])
+        out[name] = sorted(int(i) for i in order[start : start + counts[name]])
         start += counts[name]
     return out
 
@@ -150,23 +157,31 @@ def attach_neighbors(samples, r_max: float, backend: str = "auto") -> None:
     """Compute and cache each sample's neighbor list at r_max (positions never change)."""
     for sample in samples:
         if sample.neighbors is None:
-            sample.neighbors = neighbor_list(sample.positions, sample.cell, r_max,
-                                             pbc=sample.pbc, backend=backend)
+            sample.neighbors = neighbor_list(
+                sample.positions, sample.cell, r_max, pbc=sample.pbc, backend=backend
+            )
 
 
 def collate(samples, r_max: float, dtype, device="cpu") -> tuple[Graph, dict]:
     """One Graph for a batch plus its labels: energy (B,), forces (N, 3) or None, counts (B,),
     all on `device`."""
     graph = build_graph(
-        [(s.positions, s.cell, s.types, s.pbc, s.descriptors) for s in samples], r_max,
-        dtype=dtype, device=device, neighbor_lists=[s.neighbors for s in samples])
+        [(s.positions, s.cell, s.types, s.pbc, s.descriptors) for s in samples],
+        r_max,
+        dtype=dtype,
+        device=device,
+        neighbor_lists=[s.neighbors for s in samples],
+    )
     labels = {
         "energy": torch.tensor([s.energy for s in samples], dtype=dtype, device=device),
-        "num_particles": torch.tensor([s.num_particles for s in samples], dtype=dtype,
-                                      device=device),
-        "forces": (torch.as_tensor(np.concatenate([s.forces for s in samples]), dtype=dtype,
-                                   device=device)
-                   if all(s.forces is not None for s in samples) else None),
+        "num_particles": torch.tensor(
+            [s.num_particles for s in samples], dtype=dtype, device=device
+        ),
+        "forces": (
+            torch.as_tensor(np.concatenate([s.forces for s in samples]), dtype=dtype, device=device)
+            if all(s.forces is not None for s in samples)
+            else None
+        ),
     }
     return graph, labels
 
@@ -181,13 +196,15 @@ def per_type_statistics(samples, num_types: int) -> dict:
     shift, *_ = np.linalg.lstsq(counts, energies, rcond=None)
     residual = (energies - counts @ shift) / counts.sum(axis=1)
     forces = [s.forces for s in samples if s.forces is not None]
-    spacings = [abs(np.linalg.det(s.cell)) ** (1 / 3) / s.num_particles ** (1 / 3)
-                for s in samples]
+    spacings = [abs(np.linalg.det(s.cell)) ** (1 / 3) / s.num_particles ** (1 / 3) for s in samples]
     if forces and all(x > 0 for x in spacings):
         scale = float(np.sqrt(np.mean(np.concatenate(forces) ** 2)) * np.mean(spacings))
     else:
         scale = float(np.sqrt(np.mean(residual**2)))
     scale = scale if scale > 0 else 1.0
     neighbors = [len(s.neighbors) / s.num_particles for s in samples if s.neighbors is not None]
-    return {"shift": shift.tolist(), "scale": scale,
-            "avg_num_neighbors": float(np.mean(neighbors)) if neighbors else None}
+    return {
+        "shift": shift.tolist(),
+        "scale": scale,
+        "avg_num_neighbors": float(np.mean(neighbors)) if neighbors else None,
+    }

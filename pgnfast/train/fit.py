@@ -53,8 +53,9 @@ def training_device(config: TrainConfig, local_rank: int | None = None) -> torch
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"training device {config.device!r} asked for, but torch sees no "
-                           "CUDA device")
+        raise RuntimeError(
+            f"training device {config.device!r} asked for, but torch sees no CUDA device"
+        )
     if name == "cuda":
         rank = int(os.environ.get("LOCAL_RANK", "0")) if local_rank is None else local_rank
         name = f"cuda:{rank}"
@@ -95,8 +96,8 @@ def _write_json(path, value) -> None:
 
 def _epoch_batches(indices, batch_size, seed, epoch, world):
     order = np.random.default_rng([seed, epoch]).permutation(indices)
-    batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    return batches[:len(batches) - len(batches) % world]
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    return batches[: len(batches) - len(batches) % world]
 
 
 def predict(model, samples, config, batch_size=None, dtype=None):
@@ -109,14 +110,17 @@ def predict(model, samples, config, batch_size=None, dtype=None):
     model.eval()
     device = model.energy_scale.device
     for start in range(0, len(samples), batch_size):
-        graph, _ = collate(samples[start:start + batch_size], model.r_max, dtype, device)
+        graph, _ = collate(samples[start : start + batch_size], model.r_max, dtype, device)
         out = model(graph, compute_forces=want_forces, create_graph=False)
         energies.append(out["energy"].detach().double().cpu().numpy())
         if want_forces:
             forces.append(out["forces"].detach().double().cpu().numpy())
     counts = np.array([s.num_particles for s in samples])
-    return (np.concatenate(energies) if energies else np.zeros(0),
-            np.concatenate(forces) if forces else None, counts)
+    return (
+        np.concatenate(energies) if energies else np.zeros(0),
+        np.concatenate(forces) if forces else None,
+        counts,
+    )
 
 
 def _evaluate_loss(model, samples, config, dtype) -> float:
@@ -136,8 +140,12 @@ def build_model(config: TrainConfig, type_names, statistics) -> NequIP:
     torch.manual_seed(config.seed)
     hyper = dict(config.model)
     hyper.setdefault("avg_num_neighbors", statistics["avg_num_neighbors"])
-    model = NequIP(num_types=len(type_names), type_names=type_names,
-                   node_descriptors=len(config.descriptor_keys), **hyper)
+    model = NequIP(
+        num_types=len(type_names),
+        type_names=type_names,
+        node_descriptors=len(config.descriptor_keys),
+        **hyper,
+    )
     model = model.to(dtype=getattr(torch, config.dtype), device=training_device(config))
     model.set_energy_scale_shift(statistics["scale"], statistics["shift"])
     return model
@@ -147,8 +155,11 @@ def fit(config, *, resume: bool = False) -> dict:
     """Train per config (a TrainConfig, dict or YAML path); returns the metrics dict (and
     {"interrupted": True} when stop_after_steps ended the run early)."""
     if not isinstance(config, TrainConfig):
-        config = (TrainConfig.from_dict(config) if isinstance(config, dict)
-                  else TrainConfig.from_yaml(config))
+        config = (
+            TrainConfig.from_dict(config)
+            if isinstance(config, dict)
+            else TrainConfig.from_yaml(config)
+        )
     if config.num_threads:
         torch.set_num_threads(int(config.num_threads))
     distributed = _Distributed()
@@ -168,15 +179,32 @@ def fit(config, *, resume: bool = False) -> dict:
 
     model = build_model(config, type_names, statistics)
     device = training_device(config, distributed.local_rank)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
-                                 amsgrad=config.amsgrad, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(),
+        lr=config.learning_rate,
+        amsgrad=config.amsgrad,
+        weight_decay=config.weight_decay,
+    )
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience,
-        min_lr=config.min_lr)
+        optimizer,
+        mode="min",
+        factor=config.lr_factor,
+        patience=config.lr_patience,
+        min_lr=config.min_lr,
+    )
     ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
-    state = {"epoch": 0, "batch": 0, "step": 0, "history": [], "best_validation": math.inf,
-             "best_epoch": -1, "stale_epochs": 0, "epoch_loss_sum": 0.0, "epoch_batches": 0,
-             "finished": False}
+    state = {
+        "epoch": 0,
+        "batch": 0,
+        "step": 0,
+        "history": [],
+        "best_validation": math.inf,
+        "best_epoch": -1,
+        "stale_epochs": 0,
+        "epoch_loss_sum": 0.0,
+        "epoch_batches": 0,
+        "finished": False,
+    }
 
     resumed = resume and os.path.exists(checkpoint_path)
     if resumed:
@@ -192,31 +220,47 @@ def fit(config, *, resume: bool = False) -> dict:
     if not resumed and distributed.is_main:
         config.to_yaml(os.path.join(run_dir, "config.yaml"))
         _write_json(os.path.join(run_dir, "split.json"), split)
-        _write_json(os.path.join(run_dir, "statistics.json"),
-                    {**statistics, "type_names": type_names})
+        _write_json(
+            os.path.join(run_dir, "statistics.json"), {**statistics, "type_names": type_names}
+        )
 
     def checkpoint():
         if distributed.is_main:
-            save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(),
-                         "ema": ema.state_dict() if ema is not None else None,
-                         "state": state, "config": config.to_dict()}, checkpoint_path)
+            save_atomic(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None,
+                    "state": state,
+                    "config": config.to_dict(),
+                },
+                checkpoint_path,
+            )
 
     train_indices = list(range(len(train)))
-    steps_per_epoch = len(_epoch_batches(train_indices, config.batch_size, config.seed, 0,
-                                         distributed.world)) // distributed.world
+    steps_per_epoch = (
+        len(_epoch_batches(train_indices, config.batch_size, config.seed, 0, distributed.world))
+        // distributed.world
+    )
     progress = None
     if config.progress and distributed.is_main:
         from tqdm.auto import tqdm
 
-        progress = tqdm(total=config.max_epochs * steps_per_epoch, initial=state["step"],
-                        desc="training", unit="step", dynamic_ncols=True)
+        progress = tqdm(
+            total=config.max_epochs * steps_per_epoch,
+            initial=state["step"],
+            desc="training",
+            unit="step",
+            dynamic_ncols=True,
+        )
     steps_this_run = 0
     started = time.time()
     while not state["finished"] and state["epoch"] < config.max_epochs:
-        batches = _epoch_batches(train_indices, config.batch_size, config.seed,
-                                 state["epoch"], distributed.world)
-        mine = batches[distributed.rank::distributed.world]
+        batches = _epoch_batches(
+            train_indices, config.batch_size, config.seed, state["epoch"], distributed.world
+        )
+        mine = batches[distributed.rank :: distributed.world]
         model.train()
         for position in range(state["batch"], len(mine)):
             graph, labels = collate([train[i] for i in mine[position]], r_max, dtype, device)
@@ -238,8 +282,11 @@ def fit(config, *, resume: bool = False) -> dict:
             steps_this_run += 1
             if progress is not None:
                 progress.update(1)
-                progress.set_postfix(epoch=state["epoch"], loss=f"{float(loss):.3g}",
-                                     lr=f"{optimizer.param_groups[0]['lr']:.2g}")
+                progress.set_postfix(
+                    epoch=state["epoch"],
+                    loss=f"{float(loss):.3g}",
+                    lr=f"{optimizer.param_groups[0]['lr']:.2g}",
+                )
             if config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
                 checkpoint()
             if config.stop_after_steps and steps_this_run >= config.stop_after_steps:
@@ -257,11 +304,15 @@ def fit(config, *, resume: bool = False) -> dict:
         if ema is not None:
             ema.swap(model)
         scheduler.step(validation_loss)
-        state["history"].append({
-            "epoch": state["epoch"], "step": state["step"],
-            "train_loss": state["epoch_loss_sum"] / max(state["epoch_batches"], 1),
-            "validation_loss": validation_loss, "lr": optimizer.param_groups[0]["lr"],
-        })
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                "step": state["step"],
+                "train_loss": state["epoch_loss_sum"] / max(state["epoch_batches"], 1),
+                "validation_loss": validation_loss,
+                "lr": optimizer.param_groups[0]["lr"],
+            }
+        )
         if improved:
             state["best_validation"], state["best_epoch"] = validation_loss, state["epoch"]
             state["stale_epochs"] = 0
@@ -272,7 +323,8 @@ def fit(config, *, resume: bool = False) -> dict:
         state["epoch_loss_sum"], state["epoch_batches"] = 0.0, 0
         lr_floor = optimizer.param_groups[0]["lr"] <= config.min_lr * (1 + 1e-9)
         if state["stale_epochs"] >= config.early_stopping_patience or (
-                lr_floor and state["stale_epochs"] >= config.lr_patience):
+            lr_floor and state["stale_epochs"] >= config.lr_patience
+        ):
             state["finished"] = True
         checkpoint()
     if progress is not None:
@@ -289,19 +341,22 @@ def _finish(config, samples, split, state, wall_time) -> dict:
     run_dir = config.run_dir
     best_path = os.path.join(run_dir, "best_model.pt")
     model = load_model(best_path).to(training_device(config))
-    metrics = {"units": dict(UNITS), "best_epoch": state["best_epoch"],
-               "initial_validation_loss": state.get("initial_validation_loss"),
-               "best_validation_loss": state["best_validation"],
-               "epochs": state["epoch"], "steps": state["step"],
-               "wall_time_s_this_run": wall_time}
+    metrics = {
+        "units": dict(UNITS),
+        "best_epoch": state["best_epoch"],
+        "initial_validation_loss": state.get("initial_validation_loss"),
+        "best_validation_loss": state["best_validation"],
+        "epochs": state["epoch"],
+        "steps": state["step"],
+        "wall_time_s_this_run": wall_time,
+    }
     parity_data = {}
     for name in ("train", "validation", "test"):
         subset = [samples[i] for i in split[name]]
         if not subset:
             continue
         energies, forces, counts = predict(model, subset, config)
-        labels_f = (np.concatenate([s.forces for s in subset])
-                    if forces is not None else None)
+        labels_f = np.concatenate([s.forces for s in subset]) if forces is not None else None
         labels_e = np.array([s.energy for s in subset])
         metrics[name] = error_metrics(energies, labels_e, counts, forces, labels_f)
         parity_data[name] = (labels_e / counts, energies / counts, labels_f, forces)
@@ -312,9 +367,19 @@ def _finish(config, samples, split, state, wall_time) -> dict:
 
         plots.learning_curve(state["history"], os.path.join(run_dir, "learning_curve.png"))
         shown = parity_data.get("test") or parity_data.get("validation") or parity_data["train"]
-        plots.parity(shown[0], shown[1], os.path.join(run_dir, "parity_energy.png"),
-                     label="energy per particle", unit="kT")
+        plots.parity(
+            shown[0],
+            shown[1],
+            os.path.join(run_dir, "parity_energy.png"),
+            label="energy per particle",
+            unit="kT",
+        )
         if shown[2] is not None:
-            plots.parity(shown[2], shown[3], os.path.join(run_dir, "parity_forces.png"),
-                         label="force component", unit="kT/nm")
+            plots.parity(
+                shown[2],
+                shown[3],
+                os.path.join(run_dir, "parity_forces.png"),
+                label="force component",
+                unit="kT/nm",
+            )
     return metrics

@@ -17,8 +17,9 @@ def loss_terms(prediction: dict, labels: dict, energy_weight: float, force_weigh
     return total, terms
 
 
-def error_metrics(energy_pred, energy_true, num_particles, forces_pred=None,
-                  forces_true=None) -> dict:
+def error_metrics(
+    energy_pred, energy_true, num_particles, forces_pred=None, forces_true=None
+) -> dict:
     """MAE / RMSE of total energy (kT), energy per particle (kT) and force components (kT/nm),
     plus R^2 of total energies and the force RMS of the labels."""
     energy_pred, energy_true = np.asarray(energy_pred), np.asarray(energy_true)

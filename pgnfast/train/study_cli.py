@@ -28,8 +28,11 @@ ENERGY_KEY = "energy_per_particle_rmse_kT"
 
 def add_arguments(parser) -> None:
     parser.add_argument("config", help="study YAML (see examples/study.yaml)")
-    parser.add_argument("--dask-scheduler", default=None,
-                        help="dask.distributed scheduler address (default: run in series)")
+    parser.add_argument(
+        "--dask-scheduler",
+        default=None,
+        help="dask.distributed scheduler address (default: run in series)",
+    )
 
 
 def _point_config(study: dict, point: dict) -> dict:
@@ -45,8 +48,12 @@ def _train_point(config: dict) -> dict:
     from .fit import fit
 
     metrics = fit(config)
-    return {"run_dir": config["run_dir"], **{k: config["model"][k] for k in HYPERPARAMETERS},
-            "test": metrics.get("test", {}), "validation": metrics.get("validation", {})}
+    return {
+        "run_dir": config["run_dir"],
+        **{k: config["model"][k] for k in HYPERPARAMETERS},
+        "test": metrics.get("test", {}),
+        "validation": metrics.get("validation", {}),
+    }
 
 
 def run_study(study: dict, dask_scheduler: str | None = None) -> list[dict]:
@@ -73,10 +80,15 @@ def run_study(study: dict, dask_scheduler: str | None = None) -> list[dict]:
 
 def _flat(row: dict) -> dict:
     test = row["test"]
-    return {"r_max": row["r_max"], "l_max": row["l_max"], "num_layers": row["num_layers"],
-            "test_energy_per_particle_rmse_kT": test.get(ENERGY_KEY, float("nan")),
-            "test_forces_rmse_kT_per_nm": test.get(ERROR_KEY, float("nan")),
-            "test_energy_r2": test.get("energy_r2", float("nan")), "run_dir": row["run_dir"]}
+    return {
+        "r_max": row["r_max"],
+        "l_max": row["l_max"],
+        "num_layers": row["num_layers"],
+        "test_energy_per_particle_rmse_kT": test.get(ENERGY_KEY, float("nan")),
+        "test_forces_rmse_kT_per_nm": test.get(ERROR_KEY, float("nan")),
+        "test_energy_r2": test.get("energy_r2", float("nan")),
+        "run_dir": row["run_dir"],
+    }
 
 
 def _best_by(rows, key, column):
@@ -91,21 +103,35 @@ def _best_by(rows, key, column):
 def summarize(rows: list[dict]) -> str:
     """A short reading of the trends (text generated from the numbers)."""
     flat = [_flat(r) for r in rows]
-    column = ("test_forces_rmse_kT_per_nm"
-              if all(r["test_forces_rmse_kT_per_nm"] == r["test_forces_rmse_kT_per_nm"]
-                     for r in flat) else "test_energy_per_particle_rmse_kT")
+    column = (
+        "test_forces_rmse_kT_per_nm"
+        if all(r["test_forces_rmse_kT_per_nm"] == r["test_forces_rmse_kT_per_nm"] for r in flat)
+        else "test_energy_per_particle_rmse_kT"
+    )
     unit = "kT/nm (force RMSE)" if "forces" in column else "kT (energy per particle RMSE)"
-    lines = ["# Hyperparameter study: what the trends say", "",
-             f"Error measure: test {unit}, best over the other hyperparameters.", ""]
+    lines = [
+        "# Hyperparameter study: what the trends say",
+        "",
+        f"Error measure: test {unit}, best over the other hyperparameters.",
+        "",
+    ]
     readings = {
-        "r_max": ("interaction range", "the free energy depends on neighbors up to at least "
-                  "{best} nm", "a range of {best} nm already captures the interactions"),
-        "l_max": ("anisotropy", "angular (anisotropic) features matter: l_max = {best} "
-                  "beats the invariant l_max = 0 model", "an isotropic (l_max = 0) model is "
-                  "as good: the landscape looks effectively isotropic"),
-        "num_layers": ("effective body order", "more message-passing layers (higher "
-                       "effective body order) help up to {best}", "a single layer (low body "
-                       "order) is enough"),
+        "r_max": (
+            "interaction range",
+            "the free energy depends on neighbors up to at least {best} nm",
+            "a range of {best} nm already captures the interactions",
+        ),
+        "l_max": (
+            "anisotropy",
+            "angular (anisotropic) features matter: l_max = {best} "
+            "beats the invariant l_max = 0 model",
+            "an isotropic (l_max = 0) model is as good: the landscape looks effectively isotropic",
+        ),
+        "num_layers": (
+            "effective body order",
+            "more message-passing layers (higher effective body order) help up to {best}",
+            "a single layer (low body order) is enough",
+        ),
     }
     for key in HYPERPARAMETERS:
         best = _best_by(flat, key, column)
@@ -118,8 +144,10 @@ def summarize(rows: list[dict]) -> str:
         name, grows, flat_text = readings[key]
         table = ", ".join(f"{v}: {e:.3g}" for v, e in best.items())
         text = (grows if winner != values[0] and gain > 1.1 else flat_text).format(best=winner)
-        lines.append(f"- **{key}** ({name}): {table}. Going from {values[0]} to {winner} "
-                     f"changes the error by a factor {gain:.2f}; {text}.")
+        lines.append(
+            f"- **{key}** ({name}): {table}. Going from {values[0]} to {winner} "
+            f"changes the error by a factor {gain:.2f}; {text}."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -134,9 +162,11 @@ def write_report(rows: list[dict], out_dir) -> None:
     header = "| r_max (nm) | l_max | layers | E/N RMSE (kT) | F RMSE (kT/nm) | E R^2 |"
     lines = [header, "|---|---|---|---|---|---|"]
     for r in flat:
-        lines.append(f"| {r['r_max']} | {r['l_max']} | {r['num_layers']} | "
-                     f"{r['test_energy_per_particle_rmse_kT']:.4g} | "
-                     f"{r['test_forces_rmse_kT_per_nm']:.4g} | {r['test_energy_r2']:.4f} |")
+        lines.append(
+            f"| {r['r_max']} | {r['l_max']} | {r['num_layers']} | "
+            f"{r['test_energy_per_particle_rmse_kT']:.4g} | "
+            f"{r['test_forces_rmse_kT_per_nm']:.4g} | {r['test_energy_r2']:.4f} |"
+        )
     with open(os.path.join(out_dir, "results.md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
     with open(os.path.join(out_dir, "results.json"), "w") as handle:
@@ -146,8 +176,10 @@ def write_report(rows: list[dict], out_dir) -> None:
     plt = _pyplot()
     for key in HYPERPARAMETERS:
         fig, ax = plt.subplots(figsize=(4, 3))
-        for column, label in (("test_forces_rmse_kT_per_nm", "force RMSE (kT/nm)"),
-                              ("test_energy_per_particle_rmse_kT", "E/N RMSE (kT)")):
+        for column, label in (
+            ("test_forces_rmse_kT_per_nm", "force RMSE (kT/nm)"),
+            ("test_energy_per_particle_rmse_kT", "E/N RMSE (kT)"),
+        ):
             best = _best_by(flat, key, column)
             ax.plot(list(best), list(best.values()), "o-", label=label)
         ax.set_xlabel(key)

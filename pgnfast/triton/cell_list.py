@@ -31,12 +31,39 @@ def _wrap(c, n_cells, lift, periodic: tl.constexpr):
 
 @triton.jit
 def _cell_list_kernel(
-    positions, sorted_positions, sorted_index, sorted_cell, image, cell_start, offsets,
-    counts, out_i, out_j, out_shifts, out_vectors, out_distances,
-    n, nx, ny, nz, sx, sy, sz, lift_x, lift_y, lift_z, max_occupancy,
-    cell_rows, cutoff2_ptr,
-    PX: tl.constexpr, PY: tl.constexpr, PZ: tl.constexpr,
-    HALF: tl.constexpr, SELF: tl.constexpr, FILL: tl.constexpr, BLOCK_SIZE: tl.constexpr,
+    positions,
+    sorted_positions,
+    sorted_index,
+    sorted_cell,
+    image,
+    cell_start,
+    offsets,
+    counts,
+    out_i,
+    out_j,
+    out_shifts,
+    out_vectors,
+    out_distances,
+    n,
+    nx,
+    ny,
+    nz,
+    sx,
+    sy,
+    sz,
+    lift_x,
+    lift_y,
+    lift_z,
+    max_occupancy,
+    cell_rows,
+    cutoff2_ptr,
+    PX: tl.constexpr,
+    PY: tl.constexpr,
+    PZ: tl.constexpr,
+    HALF: tl.constexpr,
+    SELF: tl.constexpr,
+    FILL: tl.constexpr,
+    BLOCK_SIZE: tl.constexpr,
 ):
     a = tl.program_id(0) * BLOCK_SIZE + tl.arange(0, BLOCK_SIZE)
     # float64 scalars come through pointers: Triton passes Python floats as float32
@@ -104,12 +131,21 @@ def _cell_list_kernel(
                 take = take & ((j > i) | (same & (positive | zero)))
             if FILL:
                 where = slot + found
-                wx = tl.load(positions + 3 * j, mask=take, other=0.0) - rx + (
-                    t0 * c00 + t1 * c10 + t2 * c20)
-                wy_ = tl.load(positions + 3 * j + 1, mask=take, other=0.0) - ry + (
-                    t0 * c01 + t1 * c11 + t2 * c21)
-                wz_ = tl.load(positions + 3 * j + 2, mask=take, other=0.0) - rz + (
-                    t0 * c02 + t1 * c12 + t2 * c22)
+                wx = (
+                    tl.load(positions + 3 * j, mask=take, other=0.0)
+                    - rx
+                    + (t0 * c00 + t1 * c10 + t2 * c20)
+                )
+                wy_ = (
+                    tl.load(positions + 3 * j + 1, mask=take, other=0.0)
+                    - ry
+                    + (t0 * c01 + t1 * c11 + t2 * c21)
+                )
+                wz_ = (
+                    tl.load(positions + 3 * j + 2, mask=take, other=0.0)
+                    - rz
+                    + (t0 * c02 + t1 * c12 + t2 * c22)
+                )
                 tl.store(out_i + where, i, mask=take)
                 tl.store(out_j + where, j, mask=take)
                 tl.store(out_shifts + 3 * where, t0, mask=take)
@@ -118,8 +154,7 @@ def _cell_list_kernel(
                 tl.store(out_vectors + 3 * where, wx, mask=take)
                 tl.store(out_vectors + 3 * where + 1, wy_, mask=take)
                 tl.store(out_vectors + 3 * where + 2, wz_, mask=take)
-                tl.store(out_distances + where, tl.sqrt(wx * wx + wy_ * wy_ + wz_ * wz_),
-                         mask=take)
+                tl.store(out_distances + where, tl.sqrt(wx * wx + wy_ * wy_ + wz_ * wz_), mask=take)
             found += take.to(tl.int64)
     if not FILL:
         tl.store(counts + i, found, mask=live)
@@ -141,12 +176,33 @@ def pairs(geometry: Geometry, *, half: bool, self_interaction: bool):
 
     def launch(fill, out):
         _cell_list_kernel[grid](
-            bins.positions, bins.sorted_positions, bins.sorted_index, bins.sorted_cell,
-            bins.image, bins.cell_start, offsets, counts, *out,
-            n, nx, ny, nz, sx, sy, sz, *lifts, bins.max_occupancy,
-            cell_rows, cutoff2,
-            PX=bins.periodic[0], PY=bins.periodic[1], PZ=bins.periodic[2],
-            HALF=bool(half), SELF=bool(self_interaction), FILL=fill, BLOCK_SIZE=BLOCK,
+            bins.positions,
+            bins.sorted_positions,
+            bins.sorted_index,
+            bins.sorted_cell,
+            bins.image,
+            bins.cell_start,
+            offsets,
+            counts,
+            *out,
+            n,
+            nx,
+            ny,
+            nz,
+            sx,
+            sy,
+            sz,
+            *lifts,
+            bins.max_occupancy,
+            cell_rows,
+            cutoff2,
+            PX=bins.periodic[0],
+            PY=bins.periodic[1],
+            PZ=bins.periodic[2],
+            HALF=bool(half),
+            SELF=bool(self_interaction),
+            FILL=fill,
+            BLOCK_SIZE=BLOCK,
         )
 
     dummy_i = torch.empty(1, dtype=torch.int64, device=device)

@@ -22,9 +22,22 @@ import triton.language as tl
 
 @triton.jit
 def segment_conv_kernel(
-    input_ptr, sh_ptr, weight_ptr, gather_ptr, order_ptr, segment_ptr, meta_ptr, cg_ptr, out_ptr,
-    input_stride, sh_stride, weight_stride, out_stride,
-    HAS_ORDER: tl.constexpr, CHANNELS: tl.constexpr, DIM: tl.constexpr,
+    input_ptr,
+    sh_ptr,
+    weight_ptr,
+    gather_ptr,
+    order_ptr,
+    segment_ptr,
+    meta_ptr,
+    cg_ptr,
+    out_ptr,
+    input_stride,
+    sh_stride,
+    weight_stride,
+    out_stride,
+    HAS_ORDER: tl.constexpr,
+    CHANNELS: tl.constexpr,
+    DIM: tl.constexpr,
 ):
     """out[n, out_start + u * out_dim + c] =
     sum_e w[e, off + u] sum_ab C[a, b, c] Y[e, b] x[g(e), u, a]."""
@@ -42,8 +55,12 @@ def segment_conv_kernel(
 
     u = tl.arange(0, CHANNELS)
     m = tl.arange(0, DIM)
-    cg = tl.load(cg_ptr + k * DIM * DIM * DIM
-                 + (m[:, None, None] * DIM + m[None, :, None]) * DIM + m[None, None, :])
+    cg = tl.load(
+        cg_ptr
+        + k * DIM * DIM * DIM
+        + (m[:, None, None] * DIM + m[None, :, None]) * DIM
+        + m[None, None, :]
+    )
     in_mask = (u[:, None] < mul) & (m[None, :] < in_dim)
     in_offsets = in_start + u[:, None] * in_dim + m[None, :]
     acc = tl.zeros((CHANNELS, DIM), dtype=cg.dtype)
@@ -62,16 +79,30 @@ def segment_conv_kernel(
         message = tl.sum(x[:, :, None] * cy[None, :, :], axis=1)  # (u, c)
         acc += w[:, None] * message
     out_mask = (u[:, None] < mul) & (m[None, :] < out_dim)
-    tl.store(out_ptr + n * out_stride + out_start + u[:, None] * out_dim + m[None, :], acc,
-             mask=out_mask)
+    tl.store(
+        out_ptr + n * out_stride + out_start + u[:, None] * out_dim + m[None, :], acc, mask=out_mask
+    )
 
 
 @triton.jit
 def edge_grads_kernel(
-    x_ptr, sh_ptr, weight_ptr, grad_ptr, senders_ptr, segment_ptr, meta_ptr, cg_ptr,
-    grad_weight_ptr, grad_sh_scratch_ptr,
-    x_stride, sh_stride, weight_stride, grad_stride, scratch_stride,
-    CHANNELS: tl.constexpr, DIM: tl.constexpr,
+    x_ptr,
+    sh_ptr,
+    weight_ptr,
+    grad_ptr,
+    senders_ptr,
+    segment_ptr,
+    meta_ptr,
+    cg_ptr,
+    grad_weight_ptr,
+    grad_sh_scratch_ptr,
+    x_stride,
+    sh_stride,
+    weight_stride,
+    grad_stride,
+    scratch_stride,
+    CHANNELS: tl.constexpr,
+    DIM: tl.constexpr,
 ):
     """Per edge e of receiver n and path k: grad_w[e, off + u] and the path's share of
     grad_sh[e, sh block] (written to scratch columns of the path)."""
@@ -90,12 +121,19 @@ def edge_grads_kernel(
 
     u = tl.arange(0, CHANNELS)
     m = tl.arange(0, DIM)
-    cg = tl.load(cg_ptr + k * DIM * DIM * DIM
-                 + (m[:, None, None] * DIM + m[None, :, None]) * DIM + m[None, None, :])
+    cg = tl.load(
+        cg_ptr
+        + k * DIM * DIM * DIM
+        + (m[:, None, None] * DIM + m[None, :, None]) * DIM
+        + m[None, None, :]
+    )
     begin = tl.load(segment_ptr + n)
     end = tl.load(segment_ptr + n + 1)
-    grad = tl.load(grad_ptr + n * grad_stride + out_start + u[:, None] * out_dim + m[None, :],
-                   mask=(u[:, None] < mul) & (m[None, :] < out_dim), other=0.0)
+    grad = tl.load(
+        grad_ptr + n * grad_stride + out_start + u[:, None] * out_dim + m[None, :],
+        mask=(u[:, None] < mul) & (m[None, :] < out_dim),
+        other=0.0,
+    )
     in_mask = (u[:, None] < mul) & (m[None, :] < in_dim)
     in_offsets = in_start + u[:, None] * in_dim + m[None, :]
     for e in range(begin, end):
@@ -110,5 +148,6 @@ def edge_grads_kernel(
         weighted = (w[:, None] * x)[:, :, None] * grad[:, None, :]  # (u, a, c)
         p = tl.sum(weighted, axis=0)  # (a, c)
         grad_y = tl.sum(tl.sum(p[:, None, :] * cg, axis=2), axis=0)  # (b,)
-        tl.store(grad_sh_scratch_ptr + e * scratch_stride + scratch_start + m, grad_y,
-                 mask=m < sh_dim)
+        tl.store(
+            grad_sh_scratch_ptr + e * scratch_stride + scratch_start + m, grad_y, mask=m < sh_dim
+        )

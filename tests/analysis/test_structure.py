@@ -97,10 +97,13 @@ def test_plots_render(tmp_path):
     r, g = analysis.radial_distribution(positions, cell, r_max=1.4, bins=30)
     q6, _ = analysis.steinhardt(positions, cell)
     w6, _ = analysis.steinhardt(positions, cell, wl=True)
-    figures = [analysis.plot_rdf(r, g), analysis.plot_q6_w6(q6, w6),
-               analysis.plot_voronoi_histogram(analysis.voronoi_indices(positions, cell)),
-               analysis.plot_icosahedral_fraction([0.5, 1.0], [0.2, 0.1]),
-               analysis.plot_structure_factor(*analysis.structure_factor(positions, cell, 8.0)[:2])]
+    figures = [
+        analysis.plot_rdf(r, g),
+        analysis.plot_q6_w6(q6, w6),
+        analysis.plot_voronoi_histogram(analysis.voronoi_indices(positions, cell)),
+        analysis.plot_icosahedral_fraction([0.5, 1.0], [0.2, 0.1]),
+        analysis.plot_structure_factor(*analysis.structure_factor(positions, cell, 8.0)[:2]),
+    ]
     for index, figure in enumerate(figures):
         figure.savefig(tmp_path / f"{index}.png")
     assert len(list(tmp_path.glob("*.png"))) == 5

@@ -33,8 +33,13 @@ def test_configurations_fill_the_melt_box_without_overlap(kind):
 
 
 def test_bidisperse_configurations_follow_the_design():
-    design = PGNDesign(core_radius=(6.0, 8.0), grafting_density=1.0, chain_length=20,
-                       kuhn_length=1.0, segment_volume=0.5)
+    design = PGNDesign(
+        core_radius=(6.0, 8.0),
+        grafting_density=1.0,
+        chain_length=20,
+        kuhn_length=1.0,
+        segment_volume=0.5,
+    )
     (atoms,) = random_configurations(design, 40, 1, seed=2, kind="random", fractions=(3, 1))
     types = atoms.arrays["type"]
     assert np.bincount(types).tolist() == [30, 10]
@@ -52,8 +57,10 @@ def test_extxyz_roundtrip(tmp_path):
 
 
 def _labels(path):
-    return {f.info["hash"]: (f.get_potential_energy(), f.get_forces(),
-                             f.calc.results["energies"]) for f in read_dataset(path)}
+    return {
+        f.info["hash"]: (f.get_potential_energy(), f.get_forces(), f.calc.results["energies"])
+        for f in read_dataset(path)
+    }
 
 
 def test_label_writes_a_dataset_and_skips_finished_work(tmp_path):
@@ -69,7 +76,8 @@ def test_label_writes_a_dataset_and_skips_finished_work(tmp_path):
     assert len(frames) == 2 and all(f.info["converged"] for f in frames)
     for f in frames:
         assert abs(f.calc.results["energies"].sum() - f.get_potential_energy()) < 1e-6 * abs(
-            f.get_potential_energy())
+            f.get_potential_energy()
+        )
     stamps = {p: p.stat().st_mtime_ns for p in (out / "shards").iterdir()}
     label(configs, DESIGN, out, workers=1, progress=False)  # nothing left to do
     assert {p: p.stat().st_mtime_ns for p in (out / "shards").iterdir()} == stamps
@@ -90,8 +98,11 @@ def test_farm_resumes_after_a_worker_is_killed(tmp_path):
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.time() + 240
-    while (time.time() < deadline and thread.is_alive()
-           and len(list((out / "shards").glob("*.extxyz"))) < 1):
+    while (
+        time.time() < deadline
+        and thread.is_alive()
+        and len(list((out / "shards").glob("*.extxyz"))) < 1
+    ):
         time.sleep(0.05)
     assert thread.is_alive(), failure
     victim = next(iter(pool._processes))
@@ -112,11 +123,15 @@ def test_dask_cluster_gives_identical_labels(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     configs = random_configurations(DESIGN, 64, 2, seed=21, kind="random")
     local = label(configs, DESIGN, tmp_path / "local", workers=1, progress=False)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        remote = label(configs, DESIGN, tmp_path / "dask", executor=client.get_executor(),
-                       progress=False)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = label(
+            configs, DESIGN, tmp_path / "dask", executor=client.get_executor(), progress=False
+        )
     a, b = _labels(local), _labels(remote)
     assert a.keys() == b.keys()
     for key in a:
@@ -127,9 +142,24 @@ def test_dask_cluster_gives_identical_labels(tmp_path):
 def test_cli_label(tmp_path):
     design = tmp_path / "design.yaml"
     design.write_text((Path(__file__).parents[2] / "examples" / "design.yaml").read_text())
-    cmd = [sys.executable, "-m", "pgnfast.cli", "label", "--design", str(design),
-           "--n-particles", "64", "--n-configs", "1", "--out", str(tmp_path / "ds"),
-           "--workers", "1", "--kind", "fcc"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pgnfast.cli",
+        "label",
+        "--design",
+        str(design),
+        "--n-particles",
+        "64",
+        "--n-configs",
+        "1",
+        "--out",
+        str(tmp_path / "ds"),
+        "--workers",
+        "1",
+        "--kind",
+        "fcc",
+    ]
     subprocess.run(cmd, check=True, timeout=300, cwd=Path(__file__).parents[2])
     assert len(read_dataset(tmp_path / "ds")) == 1
 
@@ -138,13 +168,16 @@ def test_mc_snapshots_move_the_cores_without_overlaps():
     from pgnfast.neighbors import neighbor_list
     from pgnfast.potentials import CoreRepulsion
 
-    design = PGNDesign(core_radius=5.0, grafting_density=0.5, chain_length=40, kuhn_length=1.0,
-                       segment_volume=0.2)
+    design = PGNDesign(
+        core_radius=5.0, grafting_density=0.5, chain_length=40, kuhn_length=1.0, segment_volume=0.2
+    )
     potential = CoreRepulsion(epsilon=2.0, diameter=10.0, cutoff=14.0)
-    snapshots = random_configurations(design, 16, 2, seed=3, kind="mc", potential=potential,
-                                      temperature=5.0, sweeps=5)
-    again = random_configurations(design, 16, 2, seed=3, kind="mc", potential=potential,
-                                  temperature=5.0, sweeps=5)
+    snapshots = random_configurations(
+        design, 16, 2, seed=3, kind="mc", potential=potential, temperature=5.0, sweeps=5
+    )
+    again = random_configurations(
+        design, 16, 2, seed=3, kind="mc", potential=potential, temperature=5.0, sweeps=5
+    )
     starts = random_configurations(design, 16, 2, seed=3, kind="random")
     for snap, same, start in zip(snapshots, again, starts):
         assert snap.info["kind"] == "mc" and snap.info["mc_sweeps"] == 5

@@ -7,10 +7,12 @@ import numpy as np
 from pgnfast.dft import PGNDesign
 
 # A design for small dense comparisons (nm, chains/nm^2): moderately stretched chains.
-SMALL = PGNDesign(core_radius=5.0, grafting_density=0.5, chain_length=40, kuhn_length=1.0,
-                  segment_volume=0.2)
-ORACLE_ARGS = dict(core_radius=5.0, grafting_density=0.5, chain_length=40, kuhn_length=1.0,
-                   segment_volume=0.2)
+SMALL = PGNDesign(
+    core_radius=5.0, grafting_density=0.5, chain_length=40, kuhn_length=1.0, segment_volume=0.2
+)
+ORACLE_ARGS = dict(
+    core_radius=5.0, grafting_density=0.5, chain_length=40, kuhn_length=1.0, segment_volume=0.2
+)
 
 
 def place(rng, n, cell, radius, gap=0.5):

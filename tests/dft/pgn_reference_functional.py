@@ -27,8 +27,19 @@ def minimum_image(d: np.ndarray, cell: np.ndarray) -> np.ndarray:
     return (frac - np.round(frac)) @ cell
 
 
-def solve(positions, cell, core_radius, grafting_density, chain_length, kuhn_length,
-          segment_volume, spacing=None, width=None, tol=1e-12, max_sweeps=20000):
+def solve(
+    positions,
+    cell,
+    core_radius,
+    grafting_density,
+    chain_length,
+    kuhn_length,
+    segment_volume,
+    spacing=None,
+    width=None,
+    tol=1e-12,
+    max_sweeps=20000,
+):
     """Energy, per-particle energies and forces of one configuration.
 
     core_radius and grafting_density are scalars or one value per particle.
@@ -49,13 +60,13 @@ def solve(positions, cell, core_radius, grafting_density, chain_length, kuhn_len
     omega0 = 4 * np.pi * a**2 * sigma * v_ch
     share = omega0 / omega0.sum()
 
-    d = minimum_image(x[None, :, :] - pos[:, None, :], cell)          # (n, G, 3): x - r_i
+    d = minimum_image(x[None, :, :] - pos[:, None, :], cell)  # (n, G, 3): x - r_i
     r = np.linalg.norm(d, axis=-1)
     chi = 0.5 * (1 - np.tanh((r - a[:, None]) / w))
     one_minus = 1 - chi
-    avail = np.prod(one_minus, axis=0)                                  # A(x)
+    avail = np.prod(one_minus, axis=0)  # A(x)
     stretch = np.maximum(r - a[:, None], 0.0)
-    cost = 1.5 * stretch**2 / r2                                        # c_i(x)
+    cost = 1.5 * stretch**2 / r2  # c_i(x)
     omega = share * avail.sum() * dv
 
     psi = np.zeros(n)
@@ -74,16 +85,22 @@ def solve(positions, cell, core_radius, grafting_density, chain_length, kuhn_len
     energies = (phi * (psi[:, None] - lnz)).sum(axis=1) * dv / v_ch
 
     # gradient of F (envelope theorem), then core contact
-    unit = d / np.maximum(r, 1e-300)[..., None]                         # d|x - r_i| / dx = unit
-    dcost = (3 * stretch / r2)[..., None] * (-unit)                     # dc_i/dr_i
-    dchi_dr = -(0.5 / w) / np.cosh((r - a[:, None]) / w) ** 2           # dchi/d|x - r_i|
-    dchi = dchi_dr[..., None] * (-unit)                                 # dchi_i/dr_i
+    unit = d / np.maximum(r, 1e-300)[..., None]  # d|x - r_i| / dx = unit
+    dcost = (3 * stretch / r2)[..., None] * (-unit)  # dc_i/dr_i
+    dchi_dr = -(0.5 / w) / np.cosh((r - a[:, None]) / w) ** 2  # dchi/d|x - r_i|
+    dchi = dchi_dr[..., None] * (-unit)  # dchi_i/dr_i
     others = np.empty_like(one_minus)
     for i in range(n):
         others[i] = np.prod(np.delete(one_minus, i, axis=0), axis=0)
-    davail = -others[..., None] * dchi                                  # dA/dr_i
-    grad = ((phi[..., None] * dcost).sum(axis=1)
-            + (davail * ((share * psi).sum() - lnz)[None, :, None]).sum(axis=1)) * dv / v_ch
+    davail = -others[..., None] * dchi  # dA/dr_i
+    grad = (
+        (
+            (phi[..., None] * dcost).sum(axis=1)
+            + (davail * ((share * psi).sum() - lnz)[None, :, None]).sum(axis=1)
+        )
+        * dv
+        / v_ch
+    )
 
     kc = 1000.0 / a.mean() ** 2
     contact = 0.0
@@ -97,11 +114,16 @@ def solve(positions, cell, core_radius, grafting_density, chain_length, kuhn_len
                 contact += u
                 energies[i] += u / 2
                 energies[j] += u / 2
-                g = kc * overlap * dij / rij                            # dU/dr_i
+                g = kc * overlap * dij / rij  # dU/dr_i
                 grad[i] += g
                 grad[j] -= g
-    return {"energy": free_energy + contact, "energies": energies, "forces": -grad,
-            "psi": psi, "sweeps": sweep}
+    return {
+        "energy": free_energy + contact,
+        "energies": energies,
+        "forces": -grad,
+        "psi": psi,
+        "sweeps": sweep,
+    }
 
 
 if __name__ == "__main__":
@@ -109,11 +131,23 @@ if __name__ == "__main__":
     n, L = 6, 34.0
     pos = rng.uniform(0, L, (n, 3))
     cell = np.diag([L, L * 1.05, L * 0.95])
-    args = dict(core_radius=5.0, grafting_density=0.5, chain_length=60, kuhn_length=1.5,
-                segment_volume=0.2, spacing=2.0)
+    args = dict(
+        core_radius=5.0,
+        grafting_density=0.5,
+        chain_length=60,
+        kuhn_length=1.5,
+        segment_volume=0.2,
+        spacing=2.0,
+    )
     out = solve(pos, cell, **args)
-    print("energy", out["energy"], "sweeps", out["sweeps"],
-          "sum of energies - energy", out["energies"].sum() - out["energy"])
+    print(
+        "energy",
+        out["energy"],
+        "sweeps",
+        out["sweeps"],
+        "sum of energies - energy",
+        out["energies"].sum() - out["energy"],
+    )
     eps = 1e-4
     for k, c in [(0, 0), (2, 1), (5, 2)]:
         p1, p2 = pos.copy(), pos.copy()

@@ -52,15 +52,27 @@ def test_matches_dense_oracle(rng, method):
 
 
 def test_bidisperse_matches_oracle(rng):
-    design = PGNDesign(core_radius=(4.0, 6.0), grafting_density=(0.6, 0.4), chain_length=40,
-                       kuhn_length=1.0, segment_volume=0.2)
+    design = PGNDesign(
+        core_radius=(4.0, 6.0),
+        grafting_density=(0.6, 0.4),
+        chain_length=40,
+        kuhn_length=1.0,
+        segment_volume=0.2,
+    )
     types = np.array([0, 1, 0, 1, 1, 0])
     cell = np.diag([32.0, 32.0, 32.0])
     pos = place(rng, 6, cell, design.radii[types])
     fast = small_solve(pos, cell, design=design, types=types, tol=1e-12)
-    ref = oracle(pos, cell, core_radius=design.radii[types],
-                 grafting_density=design.densities[types], chain_length=40, kuhn_length=1.0,
-                 segment_volume=0.2, spacing=SPACING)
+    ref = oracle(
+        pos,
+        cell,
+        core_radius=design.radii[types],
+        grafting_density=design.densities[types],
+        chain_length=40,
+        kuhn_length=1.0,
+        segment_volume=0.2,
+        spacing=SPACING,
+    )
     assert abs(fast.energy - ref["energy"]) < 1e-10 * abs(ref["energy"])
     assert np.abs(fast.forces - ref["forces"]).max() < 1e-8 * np.abs(ref["forces"]).max()
 
@@ -80,8 +92,9 @@ def test_forces_are_minus_gradient(rng):
         plus, minus = pos.copy(), pos.copy()
         plus[k, c] += eps
         minus[k, c] -= eps
-        fd = -(small_solve(plus, cell, tol=1e-13).energy
-               - small_solve(minus, cell, tol=1e-13).energy) / (2 * eps)
+        fd = -(
+            small_solve(plus, cell, tol=1e-13).energy - small_solve(minus, cell, tol=1e-13).energy
+        ) / (2 * eps)
         assert abs(fd - base.forces[k, c]) < 1e-6 * max(abs(fd), 1.0), (k, c)
 
 
@@ -114,8 +127,10 @@ def test_continuous_translation_error_shrinks_with_spacing(rng):
     pos, cell = small_system(rng, n=4, aniso=False)
     errors = []
     for spacing in (2.5, 1.25):
-        energies = [solve(pos + shift, cell, SMALL, spacing=spacing, check_reach=False).energy
-                    for shift in np.linspace(0, spacing, 4)[:, None] * [1.0, 0.6, 0.3]]
+        energies = [
+            solve(pos + shift, cell, SMALL, spacing=spacing, check_reach=False).energy
+            for shift in np.linspace(0, spacing, 4)[:, None] * [1.0, 0.6, 0.3]
+        ]
         errors.append(np.ptp(energies) / len(pos))
     print("translation error per particle (kT) at h = 2.5, 1.25 nm:", errors)
     assert errors[1] < errors[0]
@@ -145,8 +160,13 @@ def available_volume(positions, cell, radii, spacing):
 
 
 def test_large_chain_limit_mixes_uniformly(rng):
-    design = PGNDesign(core_radius=(5.0, 4.0), grafting_density=(0.5, 0.8), chain_length=40,
-                       kuhn_length=1e4, segment_volume=0.2)
+    design = PGNDesign(
+        core_radius=(5.0, 4.0),
+        grafting_density=(0.5, 0.8),
+        chain_length=40,
+        kuhn_length=1e4,
+        segment_volume=0.2,
+    )
     types = np.array([0, 1, 0, 1, 0])
     cell = np.diag([30.0] * 3)
     positions = [place(rng, 5, cell, design.radii[types]) for _ in range(2)]
@@ -171,17 +191,23 @@ def test_small_chain_limit_splits_space_into_territories(rng):
     pos = place(rng, n, cell, 4.0, gap=1.0)
     mismatch = []
     for b in (0.8, 0.3):
-        design = PGNDesign(core_radius=4.0, grafting_density=0.5, chain_length=40,
-                           kuhn_length=b, segment_volume=0.2)
+        design = PGNDesign(
+            core_radius=4.0,
+            grafting_density=0.5,
+            chain_length=40,
+            kuhn_length=b,
+            segment_volume=0.2,
+        )
         r = solve(pos, cell, design, spacing=1.0, check_reach=False, tol=1e-9)
         m = round(26.0)
-        frac = (np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3)
-                + 0.5) / m
+        frac = (
+            np.stack(np.meshgrid(*[np.arange(m)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
+        ) / m
         x = frac @ cell
         d = x[None] - pos[:, None]
         d -= np.round(d / 26.0) * 26.0
         dist = np.linalg.norm(d, axis=-1)
-        w = (26.0 / m)
+        w = 26.0 / m
         avail = np.prod(1 / (1 + np.exp(-2 * (dist - 4.0) / w)), axis=0)
         cost = 1.5 * np.maximum(dist - 4.0, 0) ** 2 / design.chain_size**2
         owner = np.argmin(cost - r.psi[:, None], axis=0)
@@ -195,8 +221,9 @@ def test_small_chain_limit_splits_space_into_territories(rng):
 def test_energy_is_not_pairwise(rng):
     """A pair-additive E has zero mixed force differences F_i(r_j, r_k) for distinct i, j, k."""
     cell = np.diag([30.0] * 3)
-    pos = np.array([[15.0, 15.0, 15.0], [26.0, 15.0, 15.0], [15.0, 26.0, 15.0],
-                    [4.0, 4.0, 26.0]]) + rng.normal(scale=0.3, size=(4, 3))
+    pos = np.array(
+        [[15.0, 15.0, 15.0], [26.0, 15.0, 15.0], [15.0, 26.0, 15.0], [4.0, 4.0, 26.0]]
+    ) + rng.normal(scale=0.3, size=(4, 3))
     step = 0.5
 
     def force0(dj, dk, energy):
@@ -215,8 +242,12 @@ def test_energy_is_not_pairwise(rng):
         return (np.exp(-r / 5.0) / 5.0 / r)[:, None].__mul__(-d).sum(axis=0)
 
     def mixed(energy):
-        return (force0(step, step, energy) - force0(step, 0, energy)
-                - force0(0, step, energy) + force0(0, 0, energy))
+        return (
+            force0(step, step, energy)
+            - force0(step, 0, energy)
+            - force0(0, step, energy)
+            + force0(0, 0, energy)
+        )
 
     assert np.abs(mixed(pair_force)).max() < 1e-12
     scale = np.abs(dft_force(pos)).max()
@@ -239,8 +270,7 @@ def test_not_converged_is_raised_with_partial_result(rng):
     with pytest.raises(NotConverged) as err:
         small_solve(pos, cell, method="anderson", max_iterations=1)
     assert not err.value.result.converged and err.value.result.residual > 1e-10
-    partial = small_solve(pos, cell, method="anderson", max_iterations=1,
-                          allow_unconverged=True)
+    partial = small_solve(pos, cell, method="anderson", max_iterations=1, allow_unconverged=True)
     assert not partial.converged
 
 
@@ -264,9 +294,13 @@ def test_bad_input_raises_clear_errors(rng):
         small_solve(pos, cell, types=np.arange(len(pos)))
     with pytest.raises(DFTInputError, match="singular"):
         small_solve(pos, np.zeros((3, 3)))
-    for bad_design in [dict(core_radius=-1.0), dict(grafting_density=0.0),
-                       dict(chain_length=0.5), dict(kuhn_length=math.nan),
-                       dict(core_radius=(4.0, 5.0), grafting_density=(1, 2, 3))]:
+    for bad_design in [
+        dict(core_radius=-1.0),
+        dict(grafting_density=0.0),
+        dict(chain_length=0.5),
+        dict(kuhn_length=math.nan),
+        dict(core_radius=(4.0, 5.0), grafting_density=(1, 2, 3)),
+    ]:
         with pytest.raises(ValueError):
             PGNDesign(**{**ORACLE_ARGS, **bad_design})
 

@@ -20,10 +20,8 @@ def main(out: Path) -> None:
         rank = engine.comm.Get_rank()
         (out / f"{name}_owned_{rank}.json").write_text(json.dumps(engine.owned))
         writers = [JsonLinesLog(out / f"{name}_log.jsonl"), TrajectoryWriter(out / name, every=2)]
-        engine.run(SPLIT, checkpoint=out / f"{name}_split.npz", checkpoint_every=3,
-                   writers=writers)
-        resumed = MPIParallelTempering.from_checkpoint(out / f"{name}_split.npz",
-                                                       engine.potential)
+        engine.run(SPLIT, checkpoint=out / f"{name}_split.npz", checkpoint_every=3, writers=writers)
+        resumed = MPIParallelTempering.from_checkpoint(out / f"{name}_split.npz", engine.potential)
         summary = resumed.run(TOTAL - SPLIT, checkpoint=out / f"{name}_final.npz")
         if rank == 0:
             (out / f"{name}_summary.json").write_text(json.dumps(summary.as_dict()))

@@ -15,7 +15,8 @@ def test_cli_runs_and_resumes(tmp_path):
         "num_particles: 27\nbox: 4.0\n"
         "temperatures: {min: 1.0, max: 2.0, count: 3}\n"
         f"sweeps: 4\nequilibration_sweeps: 2\noutput: {tmp_path / 'out'}\n"
-        "checkpoint_every: 2\ntrajectory_every: 2\n")
+        "checkpoint_every: 2\ntrajectory_every: 2\n"
+    )
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     assert cli.run(parser.parse_args([str(config), "--no-progress"])) == 0

@@ -58,8 +58,11 @@ def test_local_difference_equals_full_recomputation(name, box, two_hop):
         "harmonic": Harmonic(3.0, centers=rng.random((n, 3)) * box),
     }[name]
     types = np.arange(n) if name == "harmonic" else None
-    state = ReplicaState(positions.copy(), potential.energies(positions, cell, types, True),
-                         mc.IncrementalCellList(positions, cell, 0.4))
+    state = ReplicaState(
+        positions.copy(),
+        potential.energies(positions, cell, types, True),
+        mc.IncrementalCellList(positions, cell, 0.4),
+    )
     evaluator = LocalEnergyChange(potential, cell, types)
     assert not evaluator.full
     for trial in range(12):
@@ -86,8 +89,11 @@ def test_checkerboard_moves_are_additive(two_hop):
     cell = np.eye(3) * box
     board = mc.Checkerboard(cell, two_hop.receptive_field, len(positions))
     assert board.active_per_batch >= 8
-    state = ReplicaState(positions.copy(), two_hop.energies(positions, cell),
-                         mc.IncrementalCellList(positions, cell, 0.8))
+    state = ReplicaState(
+        positions.copy(),
+        two_hop.energies(positions, cell),
+        mc.IncrementalCellList(positions, cell, 0.8),
+    )
     rng = np.random.default_rng(0)
     particles, offset = board.choose(state.positions, rng)
     new = state.positions[particles] + rng.uniform(-0.2, 0.2, (len(particles), 3))
@@ -95,7 +101,8 @@ def test_checkerboard_moves_are_additive(two_hop):
     particles, new = particles[stays], new[stays]
     assert len(particles) >= 4
     results = LocalEnergyChange(two_hop, cell, None).evaluate(
-        [(state, int(p), x) for p, x in zip(particles, new)])
+        [(state, int(p), x) for p, x in zip(particles, new)]
+    )
     moved = state.positions.copy()
     moved[particles] = new
     joint = two_hop.energy(moved, cell) - two_hop.energy(state.positions, cell)
@@ -107,14 +114,14 @@ def test_checkerboard_moves_are_additive(two_hop):
 def test_engine_energies_stay_exact_after_a_run(two_hop):
     positions = np.random.default_rng(4).random((700, 3)) * 6.5
     cell = np.eye(3) * 6.5
-    pt = mc.ParallelTempering(two_hop, positions, cell, [1.0, 2.0], seed=5,
-                              equilibration_sweeps=2)
+    pt = mc.ParallelTempering(two_hop, positions, cell, [1.0, 2.0], seed=5, equilibration_sweeps=2)
     assert pt.mode == "checkerboard"
     summary = pt.run(3)
     assert summary.moves > 0 and np.all(summary.acceptance > 0.05)
     for state in pt.replicas:
-        np.testing.assert_allclose(state.energies, two_hop.energies(state.positions, cell),
-                                   atol=1e-10)
+        np.testing.assert_allclose(
+            state.energies, two_hop.energies(state.positions, cell), atol=1e-10
+        )
 
 
 def test_capped_batches_split_calls_and_give_the_same_differences(lattice):
@@ -132,14 +139,17 @@ def test_capped_batches_split_calls_and_give_the_same_differences(lattice):
     positions = lattice(6, 7.0, 0.05, 2)
     state = _state(potential, positions, cell, 1.2)
     rng = np.random.default_rng(1)
-    requests = [(state, int(k), positions[k] + rng.normal(0, 0.05, 3))
-                for k in rng.choice(len(positions), 6, replace=False)]
+    requests = [
+        (state, int(k), positions[k] + rng.normal(0, 0.05, 3))
+        for k in rng.choice(len(positions), 6, replace=False)
+    ]
     whole = LocalEnergyChange(potential, cell, None, max_batch_particles=None).evaluate(requests)
     assert len(potential.calls) == 1
     potential.calls.clear()
     capped = LocalEnergyChange(potential, cell, None, max_batch_particles=60).evaluate(requests)
-    assert len(potential.calls) > 1 and max(potential.calls) <= max(60, max(
-        r.cluster_size for r in capped))
+    assert len(potential.calls) > 1 and max(potential.calls) <= max(
+        60, max(r.cluster_size for r in capped)
+    )
     assert sum(potential.calls) == sum(r.cluster_size for r in whole)
     for a, b in zip(whole, capped):
         assert a.delta == b.delta

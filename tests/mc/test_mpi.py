@@ -27,11 +27,19 @@ def mpi_run(tmp_path_factory):
     if mpiexec is None:
         pytest.skip("no mpiexec on PATH")
     out = tmp_path_factory.mktemp("mpi")
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    done = subprocess.run([mpiexec, "-n", "2", sys.executable, "-m", "tests.mc.mpi_runner",
-                           str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+    )
+    done = subprocess.run(
+        [mpiexec, "-n", "2", sys.executable, "-m", "tests.mc.mpi_runner", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out
 
@@ -69,8 +77,9 @@ def test_mpi_checkpoint_resumes_serially(mpi_run):
     """The MPI checkpoint has the serial format: the serial engine continues it exactly."""
     straight = CASES["checkerboard"](mc.ParallelTempering)
     straight.run(TOTAL, quench_lowest=False)
-    resumed = mc.ParallelTempering.from_checkpoint(mpi_run / "checkerboard_split.npz",
-                                                   straight.potential)
+    resumed = mc.ParallelTempering.from_checkpoint(
+        mpi_run / "checkerboard_split.npz", straight.potential
+    )
     assert resumed.sweeps_done == SPLIT
     resumed.run(TOTAL - SPLIT, quench_lowest=False)
     for a, b in zip(straight.replicas, resumed.replicas):

@@ -17,8 +17,9 @@ def _model_potential():
     except Exception as error:  # noqa: BLE001 - any import problem means "not available"
         pytest.skip(f"pgnfast.nn not importable: {error}")
     torch.manual_seed(0)
-    model = NequIP(r_max=0.7, num_layers=2, l_max=1, num_features=8, num_bessel=4,
-                   radial_mlp_width=16).double()
+    model = NequIP(
+        r_max=0.7, num_layers=2, l_max=1, num_features=8, num_bessel=4, radial_mlp_width=16
+    ).double()
     return Potential(model)
 
 
@@ -29,8 +30,11 @@ def test_nequip_local_difference_equals_full_recomputation():
     cell = np.eye(3) * 4.0
     positions = rng.random((40, 3)) * 4.0
     energies = potential.energies(positions, cell)
-    state = ReplicaState(positions.copy(), np.asarray(energies, np.float64),
-                         mc.IncrementalCellList(positions, cell, 1.4))
+    state = ReplicaState(
+        positions.copy(),
+        np.asarray(energies, np.float64),
+        mc.IncrementalCellList(positions, cell, 1.4),
+    )
     evaluator = LocalEnergyChange(potential, cell, None)
     requests = []
     for _ in range(3):
@@ -47,10 +51,12 @@ def test_nequip_local_difference_equals_full_recomputation():
 def test_nequip_runs_in_the_engine():
     potential = _model_potential()
     positions = np.random.default_rng(1).random((30, 3)) * 3.0
-    pt = mc.ParallelTempering(potential, positions, np.eye(3) * 3.0, [1.0, 2.0], seed=0,
-                              equilibration_sweeps=1)
+    pt = mc.ParallelTempering(
+        potential, positions, np.eye(3) * 3.0, [1.0, 2.0], seed=0, equilibration_sweeps=1
+    )
     summary = pt.run(2, quench_lowest=False)
     assert summary.sweeps == 2 and np.all(np.isfinite(summary.mean_energy))
     for state in pt.replicas:
-        np.testing.assert_allclose(state.energy, potential.energy(state.positions, pt.cell),
-                                   atol=1e-8)
+        np.testing.assert_allclose(
+            state.energy, potential.energy(state.positions, pt.cell), atol=1e-8
+        )

@@ -29,13 +29,20 @@ def test_finds_the_lj13_global_minimum(seed):
     box = 6.5
     potential = LennardJones(epsilon=1.0, sigma=1.0, cutoff=3.0, shift=False)
     temperatures = np.geomspace(0.1, 0.3, 6)
-    pt = mc.ParallelTempering(potential, _random_cluster(seed) + box / 2, np.eye(3) * box,
-                              temperatures, seed=seed, equilibration_sweeps=100)
+    pt = mc.ParallelTempering(
+        potential,
+        _random_cluster(seed) + box / 2,
+        np.eye(3) * box,
+        temperatures,
+        seed=seed,
+        equilibration_sweeps=100,
+    )
     summary = pt.run(450)
     assert summary.lowest_energy == pytest.approx(LJ13_MINIMUM, abs=1e-4)
     assert summary.lowest_energy_sampled > LJ13_MINIMUM  # sampled energies are thermal
     assert potential.energy(summary.lowest_positions, pt.cell) == pytest.approx(
-        summary.lowest_energy, abs=1e-9)
+        summary.lowest_energy, abs=1e-9
+    )
     assert summary.round_trips >= 1
     assert np.all((summary.swap_acceptance > 0.05) & (summary.swap_acceptance < 0.95))
 
@@ -76,16 +83,30 @@ def test_ladder_tuning_keeps_ends_and_order():
 def _engine(**kwargs):
     positions = np.random.default_rng(5).random((64, 3)) * 4.0
     potential = Harmonic(2.0, centers=positions)
-    return mc.ParallelTempering(potential, positions, np.eye(3) * 4.0, [0.5, 1.0, 2.0],
-                                types=np.arange(64), seed=9, equilibration_sweeps=8, **kwargs)
+    return mc.ParallelTempering(
+        potential,
+        positions,
+        np.eye(3) * 4.0,
+        [0.5, 1.0, 2.0],
+        types=np.arange(64),
+        seed=9,
+        equilibration_sweeps=8,
+        **kwargs,
+    )
 
 
 def _lj_engine():
     rng = np.random.default_rng(6)
-    grid = (np.stack(np.meshgrid(*[np.arange(5)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5)
+    grid = np.stack(np.meshgrid(*[np.arange(5)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
     positions = grid * 1.3 + rng.normal(0, 0.05, grid.shape)
-    return mc.ParallelTempering(LennardJones(cutoff=1.5), positions, np.eye(3) * 6.5,
-                                [0.8, 1.0, 1.3], seed=4, equilibration_sweeps=6)
+    return mc.ParallelTempering(
+        LennardJones(cutoff=1.5),
+        positions,
+        np.eye(3) * 6.5,
+        [0.8, 1.0, 1.3],
+        seed=4,
+        equilibration_sweeps=6,
+    )
 
 
 def _assert_same_state(a, b):
@@ -97,7 +118,8 @@ def _assert_same_state(a, b):
     np.testing.assert_array_equal(a.stat_energy_sum, b.stat_energy_sum)
     np.testing.assert_array_equal(a.exchange.accepts, b.exchange.accepts)
     assert [g.bit_generator.state for g in a.replica_rngs] == [
-        g.bit_generator.state for g in b.replica_rngs]
+        g.bit_generator.state for g in b.replica_rngs
+    ]
     assert a.sweeps_done == b.sweeps_done
 
 
@@ -159,8 +181,9 @@ def test_writers_produce_extxyz_per_temperature_and_json_lines(tmp_path):
         frames = read(tmp_path / f"trajectory_T{t:02d}.extxyz", index=":")
         assert len(frames) == 3
         assert frames[-1].info["temperature"] == pytest.approx(engine.temperatures[t])
-        np.testing.assert_allclose(frames[-1].positions,
-                                   engine.positions_by_temperature()[t], atol=1e-6)
+        np.testing.assert_allclose(
+            frames[-1].positions, engine.positions_by_temperature()[t], atol=1e-6
+        )
     records = [json.loads(line) for line in open(tmp_path / "log.jsonl")]
     assert [r["sweep"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert len(records[-1]["energy_by_temperature"]) == 3

@@ -42,12 +42,22 @@ def test_harmonic_tethers_sample_gaussians_at_every_temperature():
     """Each tethered particle is Gaussian with variance T/k per axis, at all K temperatures,
     with checkerboard batches (many moves per batch)."""
     n_side, box, k_spring = 6, 6.0, 4.0
-    sites = (np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1)
-             .reshape(-1, 3) + 0.5) * box / n_side
+    sites = (
+        (np.stack(np.meshgrid(*[np.arange(n_side)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5)
+        * box
+        / n_side
+    )
     temperatures = np.array([0.5, 1.0, 2.0])
     potential = Harmonic(k_spring, centers=sites)
-    pt = mc.ParallelTempering(potential, sites, np.eye(3) * box, temperatures,
-                              types=np.arange(len(sites)), seed=9, equilibration_sweeps=30)
+    pt = mc.ParallelTempering(
+        potential,
+        sites,
+        np.eye(3) * box,
+        temperatures,
+        types=np.arange(len(sites)),
+        seed=9,
+        equilibration_sweeps=30,
+    )
     assert pt.mode == "checkerboard"
     recorder = EnergyRecorder()
     summary = pt.run(200, writers=[recorder])
@@ -65,8 +75,12 @@ def test_harmonic_tethers_sample_gaussians_at_every_temperature():
     # the test can fail: the same samples against the wrong temperature are rejected
     x = (positions[:, 1] - sites).ravel()
     wrong = np.sqrt(1.5 / k_spring)
-    assert _chi_square_p(x, stats.norm(0, wrong).pdf, np.linspace(-3 * wrong, 3 * wrong, 21),
-                         thin_factor=8.0) < 1e-6
+    assert (
+        _chi_square_p(
+            x, stats.norm(0, wrong).pdf, np.linspace(-3 * wrong, 3 * wrong, 21), thin_factor=8.0
+        )
+        < 1e-6
+    )
 
 
 def test_lennard_jones_dimer_distance_distribution():
@@ -74,8 +88,9 @@ def test_lennard_jones_dimer_distance_distribution():
     box, temperature = 4.0, 1.0
     potential = LennardJones(epsilon=1.0, sigma=1.0, cutoff=1.8)
     start = np.array([[1.0, 1.0, 1.0], [2.2, 1.0, 1.0]])
-    pt = mc.ParallelTempering(potential, start, np.eye(3) * box, [temperature],
-                              step_size=0.35, seed=3)
+    pt = mc.ParallelTempering(
+        potential, start, np.eye(3) * box, [temperature], step_size=0.35, seed=3
+    )
     recorder = EnergyRecorder()
     pt.run(12000, writers=[recorder])
     pairs = np.array(recorder.positions)[:, 0]
@@ -97,8 +112,9 @@ def test_energy_histograms_agree_after_reweighting():
     n = 4
     potential = Harmonic(1.0)
     temperatures = np.array([1.0, 1.25])
-    pt = mc.ParallelTempering(potential, np.zeros((n, 3)), np.eye(3) * 50.0, temperatures,
-                              seed=1, equilibration_sweeps=50)
+    pt = mc.ParallelTempering(
+        potential, np.zeros((n, 3)), np.eye(3) * 50.0, temperatures, seed=1, equilibration_sweeps=50
+    )
     recorder = EnergyRecorder()
     pt.run(6050, writers=[recorder])
     energies = np.array(recorder.energies[50:])
@@ -121,16 +137,26 @@ def test_checkerboard_and_sequential_moves_give_the_same_statistics(lattice):
     potential = CoreRepulsion(epsilon=1.0, diameter=0.9, cutoff=1.3)
     results = {}
     for checkerboard in (True, False):
-        pt = mc.ParallelTempering(potential, positions, np.eye(3) * box, [1.0], seed=2,
-                                  step_size=0.25, checkerboard=checkerboard)
+        pt = mc.ParallelTempering(
+            potential,
+            positions,
+            np.eye(3) * box,
+            [1.0],
+            seed=2,
+            step_size=0.25,
+            checkerboard=checkerboard,
+        )
         assert pt.mode == ("checkerboard" if checkerboard else "local")
         pt.run(20)
         pt.reset_statistics()
         recorder = EnergyRecorder()
         summary = pt.run(100, writers=[recorder])
         metropolis = pt.stat_accepted / (pt.stat_attempted - pt.left_cell)
-        results[checkerboard] = (summary.mean_energy[0], metropolis[0],
-                                 np.std(recorder.energies) / np.sqrt(len(recorder.energies) / 5))
+        results[checkerboard] = (
+            summary.mean_energy[0],
+            metropolis[0],
+            np.std(recorder.energies) / np.sqrt(len(recorder.energies) / 5),
+        )
     (e_cb, acc_cb, err_cb), (e_seq, acc_seq, err_seq) = results[True], results[False]
     assert abs(e_cb - e_seq) < 4 * np.hypot(err_cb, err_seq) + 1e-9
     assert acc_cb == pytest.approx(acc_seq, abs=0.02)

@@ -22,7 +22,11 @@ def test_triton_kernel_under_interpreter_matches_reference():
     seed = int(np.random.SeedSequence().entropy % (2**31))
     result = subprocess.run(
         [sys.executable, "-m", "tests.neighbors.triton_interpreted", str(seed)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, f"seed {seed}\n{result.stdout}\n{result.stderr}"
     assert "matches the reference" in result.stdout
@@ -44,7 +48,11 @@ def test_gpu_backend_matches_cpu_backend(backend, n, rng):
     positions = rng.uniform(-0.2, 1.2, (n, 3)) @ cell
     cutoff = 2.1
     cpu = pgnfast.neighbor_list(positions, cell, cutoff, backend="cpu")
-    gpu = pgnfast.neighbor_list(torch.tensor(positions, device="cuda"),
-                                torch.tensor(cell, device="cuda"), cutoff, backend=backend)
+    gpu = pgnfast.neighbor_list(
+        torch.tensor(positions, device="cuda"),
+        torch.tensor(cell, device="cuda"),
+        cutoff,
+        backend=backend,
+    )
     assert gpu.i.is_cuda
     assert_same_pairs(gpu, cpu, atol=1e-9)

@@ -60,8 +60,9 @@ def test_duplicate_points_and_self_interaction(backend, rng):
     positions = rng.uniform(0, 1, (10, 3)) @ cell
     positions = np.concatenate([positions, positions[:4]])  # exact duplicates
     for self_interaction in (False, True):
-        ours = pgnfast.neighbor_list(positions, cell, 1.7, backend=backend,
-                                     self_interaction=self_interaction)
+        ours = pgnfast.neighbor_list(
+            positions, cell, 1.7, backend=backend, self_interaction=self_interaction
+        )
         theirs = ase_pairs(positions, cell, 1.7, True, self_interaction=self_interaction)
         assert_same_pairs(ours, theirs)
 
@@ -75,8 +76,12 @@ def test_half_list_is_half_of_full(backend, rng):
     assert 2 * len(half) == len(full)
     i, j, s, _, _ = canonical(half)
     mirrored = NeighborList(
-        np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([s, -s]),
-        np.zeros((2 * len(i), 3)), np.zeros(2 * len(i)))
+        np.concatenate([i, j]),
+        np.concatenate([j, i]),
+        np.concatenate([s, -s]),
+        np.zeros((2 * len(i), 3)),
+        np.zeros(2 * len(i)),
+    )
     fi, fj, fs, _, _ = canonical(full)
     mi, mj, ms, _, _ = canonical(mirrored)
     np.testing.assert_array_equal(fi, mi)
@@ -84,16 +89,18 @@ def test_half_list_is_half_of_full(backend, rng):
     np.testing.assert_array_equal(fs, ms)
 
 
-geometries = st.fixed_dictionaries({
-    "seed": st.integers(0, 2**31 - 1),
-    "n": st.integers(0, 40),
-    "length": st.floats(1.0, 8.0),
-    "skew": st.floats(0.0, 0.8),
-    "cutoff": st.floats(0.2, 6.0),
-    "pbc": st.tuples(st.booleans(), st.booleans(), st.booleans()),
-    "half": st.booleans(),
-    "spread": st.floats(1.0, 3.0),
-})
+geometries = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 2**31 - 1),
+        "n": st.integers(0, 40),
+        "length": st.floats(1.0, 8.0),
+        "skew": st.floats(0.0, 0.8),
+        "cutoff": st.floats(0.2, 6.0),
+        "pbc": st.tuples(st.booleans(), st.booleans(), st.booleans()),
+        "half": st.booleans(),
+        "spread": st.floats(1.0, 3.0),
+    }
+)
 
 
 @pytest.mark.skipif("cpu" not in CPU_BACKENDS, reason="CPU extension not built")
@@ -105,8 +112,7 @@ def test_cpu_matches_reference_on_generated_geometries(g):
     positions = rng.uniform(-g["spread"] + 1, g["spread"], (g["n"], 3)) @ cell
     kwargs = dict(pbc=g["pbc"], half=g["half"])
     ours = pgnfast.neighbor_list(positions, cell, g["cutoff"], backend="cpu", **kwargs)
-    reference = pgnfast.neighbor_list(positions, cell, g["cutoff"], backend="reference",
-                                      **kwargs)
+    reference = pgnfast.neighbor_list(positions, cell, g["cutoff"], backend="reference", **kwargs)
     assert_same_pairs(ours, reference)
 
 
@@ -144,7 +150,13 @@ def test_empty_and_single_particle(backend):
     # the particle's own images at distance 3 in six directions
     assert len(single) == 6
     assert set(map(tuple, single.shifts)) == {
-        (1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1)}
+        (1, 0, 0),
+        (-1, 0, 0),
+        (0, 1, 0),
+        (0, -1, 0),
+        (0, 0, 1),
+        (0, 0, -1),
+    }
 
 
 @pytest.mark.skipif("cpu" not in CPU_BACKENDS, reason="CPU extension not built")
@@ -164,10 +176,14 @@ def test_threads_do_not_change_the_result(rng):
 
 
 BAD_INPUTS = {
-    "nan_position": (lambda p, c: (np.where(np.arange(len(p))[:, None] == 3, np.nan, p), c),
-                     "positions\\[3\\] is not finite"),
-    "inf_position": (lambda p, c: (np.where(np.arange(len(p))[:, None] == 5, np.inf, p), c),
-                     "positions\\[5\\] is not finite"),
+    "nan_position": (
+        lambda p, c: (np.where(np.arange(len(p))[:, None] == 3, np.nan, p), c),
+        "positions\\[3\\] is not finite",
+    ),
+    "inf_position": (
+        lambda p, c: (np.where(np.arange(len(p))[:, None] == 5, np.inf, p), c),
+        "positions\\[5\\] is not finite",
+    ),
     "singular_cell": (lambda p, c: (p, np.array([c[0], c[1], c[0] + c[1]])), "singular"),
     "wrong_position_shape": (lambda p, c: (p[:, :2], c), "shape \\(N, 3\\)"),
     "wrong_cell_shape": (lambda p, c: (p, c[:2]), "cell must have shape"),
@@ -195,8 +211,10 @@ def test_singular_cell_is_fine_along_open_directions():
     cell = np.diag([4.0, 0.0, 0.0])
     positions = np.array([[0.5, 0.0, 0.0], [3.5, 0.0, 0.0], [0.5, 1.0, 0.0]])
     nl = pgnfast.neighbor_list(positions, cell, 1.5, pbc=(True, False, False))
-    assert_same_pairs(nl, pgnfast.neighbor_list(positions, cell, 1.5, pbc=(True, False, False),
-                                                backend="reference"))
+    assert_same_pairs(
+        nl,
+        pgnfast.neighbor_list(positions, cell, 1.5, pbc=(True, False, False), backend="reference"),
+    )
     assert len(nl) == 6  # 0-1 across the boundary, 0-2 directly, and 1-2 across the boundary
 
 
@@ -234,6 +252,6 @@ def test_cli_reports_pairs(tmp_path, capsys, rng):
     atoms.write(path)
     assert main(["neighbors", str(path), "--cutoff", "1.5"]) == 0
     out = capsys.readouterr().out
-    report = json.loads(out[out.index("{"):])
+    report = json.loads(out[out.index("{") :])
     assert report["particles"] == 30
     assert report["pairs"] == len(ase_pairs(atoms.positions, cell, 1.5, True).i)

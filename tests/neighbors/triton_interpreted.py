@@ -23,8 +23,9 @@ def main(seed: int) -> None:
         cell = torch.tensor(random_cell(rng, length, skew))
         positions = torch.tensor(rng.uniform(-0.5, 1.5, (n, 3))) @ cell
         got = pgnfast.neighbor_list(positions, cell, cutoff, pbc=pbc, half=half, backend="triton")
-        want = pgnfast.neighbor_list(positions, cell, cutoff, pbc=pbc, half=half,
-                                     backend="reference")
+        want = pgnfast.neighbor_list(
+            positions, cell, cutoff, pbc=pbc, half=half, backend="reference"
+        )
         assert_same_pairs(got, want)
         assert torch.all(got.i[1:] >= got.i[:-1])
     print("triton cell list matches the reference")

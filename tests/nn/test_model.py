@@ -39,16 +39,18 @@ def test_equivariance_check_can_fail(model64):
 def test_translation_and_permutation_invariance(model64):
     graph = random_graph(model64, num_particles=10, box=1.2, seed=3)
     ref = model64(graph)
-    moved = model64(transform_graph(graph, torch.eye(3, dtype=torch.float64),
-                                    translation=[0.31, -0.7, 2.1]))
+    moved = model64(
+        transform_graph(graph, torch.eye(3, dtype=torch.float64), translation=[0.31, -0.7, 2.1])
+    )
     assert torch.allclose(moved["energies"], ref["energies"], atol=1e-12)
     assert torch.allclose(moved["forces"], ref["forces"], atol=1e-12)
     # permute particles: rebuild the graph from permuted inputs
     rng = np.random.default_rng(1)
     perm = rng.permutation(graph.num_nodes)
     pos, cell = graph.positions.numpy(), graph.cell[0].numpy()
-    permuted = build_graph([(pos[perm], cell, graph.types.numpy()[perm], True)],
-                           model64.r_max, dtype=torch.float64)
+    permuted = build_graph(
+        [(pos[perm], cell, graph.types.numpy()[perm], True)], model64.r_max, dtype=torch.float64
+    )
     out = model64(permuted)
     assert torch.allclose(out["energy"], ref["energy"], atol=1e-12)
     assert torch.allclose(out["energies"], ref["energies"][perm], atol=1e-12)
@@ -111,9 +113,10 @@ def test_batched_equals_single():
         single = model(build_graph([system], model.r_max), compute_stress=True)
         n = len(system[0])
         assert torch.allclose(batched["energy"][k], single["energy"][0], atol=1e-12)
-        assert torch.allclose(batched["energies"][offset:offset + n], single["energies"],
-                              atol=1e-12)
-        assert torch.allclose(batched["forces"][offset:offset + n], single["forces"], atol=1e-12)
+        assert torch.allclose(
+            batched["energies"][offset : offset + n], single["energies"], atol=1e-12
+        )
+        assert torch.allclose(batched["forces"][offset : offset + n], single["forces"], atol=1e-12)
         assert torch.allclose(batched["stress"][k], single["stress"][0], atol=1e-12)
         offset += n
     del rng
@@ -143,8 +146,7 @@ def test_node_descriptors_change_energies():
     model = small_model(node_descriptors=3)
     graph = random_graph(model, num_particles=8, box=1.1, seed=7)
     e1 = model(graph, compute_forces=False)["energy"]
-    e2 = model(replace(graph, descriptors=graph.descriptors + 0.5),
-               compute_forces=False)["energy"]
+    e2 = model(replace(graph, descriptors=graph.descriptors + 0.5), compute_forces=False)["energy"]
     assert not torch.allclose(e1, e2)
     with pytest.raises(ValueError):
         model(replace(graph, descriptors=None))

@@ -12,8 +12,12 @@ from pgnfast.testing import random_graph, random_positions, small_model
 
 def _system(seed=0, n=10, box=1.2):
     rng = np.random.default_rng(seed)
-    return (random_positions(n, box, rng, min_distance=0.25), np.eye(3) * box,
-            rng.integers(0, 2, n), True)
+    return (
+        random_positions(n, box, rng, min_distance=0.25),
+        np.eye(3) * box,
+        rng.integers(0, 2, n),
+        True,
+    )
 
 
 def test_potential_protocol_and_consistency(model64):
@@ -113,24 +117,24 @@ def test_ase_calculator_matches_model(tmp_path, model64):
     pgnfast.save_model(model64, tmp_path / "m.pt")
     for source in (model64, tmp_path / "m.pt"):
         atoms.calc = PGNCalculator(source)
-        out = model64(build_graph([(pos, cell, types, True)], model64.r_max),
-                      compute_stress=True)
+        out = model64(build_graph([(pos, cell, types, True)], model64.r_max), compute_stress=True)
         assert atoms.get_potential_energy() == pytest.approx(float(out["energy"][0]), abs=1e-12)
         np.testing.assert_allclose(atoms.get_forces(), out["forces"].detach().numpy(), atol=1e-12)
-        np.testing.assert_allclose(atoms.calc.get_property("energies"),
-                                   out["energies"].detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(
+            atoms.calc.get_property("energies"), out["energies"].detach().numpy(), atol=1e-12
+        )
         s = out["stress"][0].detach().numpy()
-        np.testing.assert_allclose(atoms.get_stress(),
-                                   [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]],
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            atoms.get_stress(), [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]], atol=1e-12
+        )
     assert atoms.get_potential_energy(force_consistent=True) == pytest.approx(
-        atoms.get_potential_energy())
+        atoms.get_potential_energy()
+    )
 
 
 def test_torch_compile_matches_eager():
     # tiny on purpose: Inductor's C++ compile dominates (about 20 s on 2 cores)
-    model = small_model(torch.float64, l_max=1, num_layers=1, num_features=2,
-                        radial_mlp_width=4)
+    model = small_model(torch.float64, l_max=1, num_layers=1, num_features=2, radial_mlp_width=4)
     graph = random_graph(model, num_particles=8, box=1.1, seed=11)
     eager = model(graph)
     compiled = torch.compile(model, dynamic=False)

@@ -13,8 +13,9 @@ from pgnfast.ops import TPConvSpec, available_backends, resolve_backend, tp_conv
 
 def layout_oracle(spec, x, sh, w, senders, receivers, num_nodes):
     """Implements the docstring formula literally, block by block."""
-    irreps_in, irreps_sh, irreps_out = (o3.Irreps(s) for s in
-                                        (spec.irreps_in, spec.irreps_sh, spec.irreps_out))
+    irreps_in, irreps_sh, irreps_out = (
+        o3.Irreps(s) for s in (spec.irreps_in, spec.irreps_sh, spec.irreps_out)
+    )
     out = torch.zeros(num_nodes, spec.dim_out, dtype=x.dtype)
     for k, (i_in, i_sh, i_out) in enumerate(spec.instructions):
         mul, ir1 = irreps_in[i_in]
@@ -22,7 +23,7 @@ def layout_oracle(spec, x, sh, w, senders, receivers, num_nodes):
         _, ir3 = irreps_out[i_out]
         xin = x[senders, irreps_in.slices()[i_in]].reshape(-1, mul, ir1.dim)
         y = sh[:, irreps_sh.slices()[i_sh]]
-        weight = w[:, spec.weight_offsets[k]: spec.weight_offsets[k] + mul]
+        weight = w[:, spec.weight_offsets[k] : spec.weight_offsets[k] + mul]
         cg = o3.wigner_3j(ir1.l, ir2.l, ir3.l, dtype=x.dtype)
         message = spec.path_weights[k] * torch.einsum("eu,ijk,eui,ej->euk", weight, cg, xin, y)
         block = torch.zeros(num_nodes, mul, ir3.dim, dtype=x.dtype).index_add(0, receivers, message)
@@ -40,11 +41,14 @@ def random_inputs(spec, num_nodes=7, num_edges=30, seed=0):
     return x, sh, w, senders, receivers
 
 
-@pytest.mark.parametrize("irreps_in,lmax,target", [
-    ("3x0e+2x1o", 1, "0e+0o+1o+1e"),
-    ("2x0e+3x0o+1x1o+2x1e+2x2e", 2, "0e+0o+1o+1e+2e+2o"),
-    ("4x0e+2x1o+1x2e", 2, "0e"),
-])
+@pytest.mark.parametrize(
+    "irreps_in,lmax,target",
+    [
+        ("3x0e+2x1o", 1, "0e+0o+1o+1e"),
+        ("2x0e+3x0o+1x1o+2x1e+2x2e", 2, "0e+0o+1o+1e+2e+2o"),
+        ("4x0e+2x1o+1x2e", 2, "0e"),
+    ],
+)
 def test_reference_matches_documented_layout(irreps_in, lmax, target):
     spec = TPConvSpec.build(irreps_in, o3.Irreps.spherical_harmonics(lmax), target)
     x, sh, w, s, r = random_inputs(spec)
@@ -64,17 +68,20 @@ def test_spec_output_sorted_and_hashable():
 
 
 def test_tp_conv_is_equivariant():
-    spec = TPConvSpec.build("2x0e+2x1o+1x2e", o3.Irreps.spherical_harmonics(2),
-                            "0e+0o+1o+1e+2e+2o")
+    spec = TPConvSpec.build("2x0e+2x1o+1x2e", o3.Irreps.spherical_harmonics(2), "0e+0o+1o+1e+2e+2o")
     _, _, w, s, r = random_inputs(spec, num_nodes=5, num_edges=12)
 
     def op(x, sh):
         return tp_conv(spec, x, sh, w, s, r, 5)
 
-    assert_equivariant(op, irreps_in=[o3.Irreps(spec.irreps_in), o3.Irreps(spec.irreps_sh)],
-                       irreps_out=[o3.Irreps(spec.irreps_out)],
-                       args_in=[torch.randn(5, spec.dim_in), torch.randn(12, spec.dim_sh)],
-                       do_parity=True, do_translation=False)
+    assert_equivariant(
+        op,
+        irreps_in=[o3.Irreps(spec.irreps_in), o3.Irreps(spec.irreps_sh)],
+        irreps_out=[o3.Irreps(spec.irreps_out)],
+        args_in=[torch.randn(5, spec.dim_in), torch.randn(12, spec.dim_sh)],
+        do_parity=True,
+        do_translation=False,
+    )
 
 
 def test_gradgradcheck_small():
@@ -90,12 +97,20 @@ def test_empty_graph_and_shape_errors():
     spec = TPConvSpec.build("2x0e+1x1o", o3.Irreps.spherical_harmonics(1), "0e+1o")
     x = torch.randn(3, spec.dim_in)
     empty = torch.zeros(0, dtype=torch.int64)
-    out = tp_conv(spec, x, torch.zeros(0, spec.dim_sh), torch.zeros(0, spec.weight_numel),
-                  empty, empty, 3)
+    out = tp_conv(
+        spec, x, torch.zeros(0, spec.dim_sh), torch.zeros(0, spec.weight_numel), empty, empty, 3
+    )
     assert out.shape == (3, spec.dim_out) and not out.any()
     with pytest.raises(ValueError):
-        tp_conv(spec, x[:, :-1], torch.zeros(0, spec.dim_sh),
-                torch.zeros(0, spec.weight_numel), empty, empty, 3)
+        tp_conv(
+            spec,
+            x[:, :-1],
+            torch.zeros(0, spec.dim_sh),
+            torch.zeros(0, spec.weight_numel),
+            empty,
+            empty,
+            3,
+        )
 
 
 def test_backend_dispatch_and_fallback():

@@ -11,8 +11,10 @@ import pytest
 import pgnfast
 from pgnfast.testing import small_model
 
-pytestmark = pytest.mark.skipif("cpu" not in pgnfast.ops.available_backends("cpu"),
-                                reason="CPU extension without tp_conv kernels")
+pytestmark = pytest.mark.skipif(
+    "cpu" not in pgnfast.ops.available_backends("cpu"),
+    reason="CPU extension without tp_conv kernels",
+)
 
 
 def run_nve(potential, positions, velocities, cell, types, dt, steps):
@@ -35,7 +37,7 @@ def test_velocity_verlet_conserves_energy_with_fused_kernels():
     potential = pgnfast.Potential(model)
     box = 1.3
     cell = np.eye(3) * box
-    grid = (np.stack(np.meshgrid(*[np.arange(3)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5)
+    grid = np.stack(np.meshgrid(*[np.arange(3)] * 3, indexing="ij"), -1).reshape(-1, 3) + 0.5
     positions = grid * box / 3 + rng.normal(0, 0.03, (27, 3))
     types = rng.integers(0, 2, 27)
     velocities = rng.normal(0, 0.3, (27, 3))
@@ -43,9 +45,12 @@ def test_velocity_verlet_conserves_energy_with_fused_kernels():
 
     # the fused path gives the reference forces on this trajectory's start
     reference = pgnfast.Potential(small_model(backend="reference"))
-    np.testing.assert_allclose(potential.energy_forces(positions, cell, types)[1],
-                               reference.energy_forces(positions, cell, types)[1],
-                               rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        potential.energy_forces(positions, cell, types)[1],
+        reference.energy_forces(positions, cell, types)[1],
+        rtol=0,
+        atol=1e-10,
+    )
 
     kinetic = 0.5 * float((velocities**2).sum())
     # 0.3 time units: particles travel about 0.1 nm, neighbors cross r_max

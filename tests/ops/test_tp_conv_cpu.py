@@ -9,8 +9,9 @@ from pgnfast.ops import tp_conv
 from .tp_conv_cases import SPECS, assert_close, build_spec, compare_with_reference, random_graph
 
 cpu_backend = pytest.importorskip("pgnfast.ops.cpu")
-pytestmark = pytest.mark.skipif(not cpu_backend.is_available("cpu"),
-                                reason="pgnfast._cpu has no tp_conv kernels")
+pytestmark = pytest.mark.skipif(
+    not cpu_backend.is_available("cpu"), reason="pgnfast._cpu has no tp_conv kernels"
+)
 
 
 @pytest.fixture
@@ -30,8 +31,7 @@ def test_matches_reference_with_derivatives(name, dtype, rng):
 def test_node_with_hundreds_of_neighbors(dtype, rng):
     spec = build_spec("l2-mixed-parity")
     senders, receivers = random_graph(40, 60, rng, hub_degree=400)
-    compare_with_reference(spec, "cpu", 40, senders, receivers, rng, dtype,
-                           second_order=False)
+    compare_with_reference(spec, "cpu", 40, senders, receivers, rng, dtype, second_order=False)
 
 
 @pytest.mark.parametrize("num_nodes", [0, 5])
@@ -49,11 +49,12 @@ def test_empty_graph(num_nodes):
 
 
 def test_gradcheck_and_gradgradcheck_float64(rng):
-    spec = type(build_spec("l2-noparity")).build("2x0e+1x1o+1x2e", "1x0e+1x1o+1x2e",
-                                                   "0e+1o+1e+2e")
+    spec = type(build_spec("l2-noparity")).build("2x0e+1x1o+1x2e", "1x0e+1x1o+1x2e", "0e+1o+1e+2e")
     senders, receivers = random_graph(4, 7, rng, isolated=1)
-    inputs = tuple(torch.randn(*shape, dtype=torch.float64, requires_grad=True)
-                   for shape in ((4, spec.dim_in), (7, spec.dim_sh), (7, spec.weight_numel)))
+    inputs = tuple(
+        torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        for shape in ((4, spec.dim_in), (7, spec.dim_sh), (7, spec.weight_numel))
+    )
 
     def conv(x, sh, w):
         return tp_conv(spec, x, sh, w, senders, receivers, 4, backend="cpu")
@@ -73,10 +74,13 @@ def test_opcheck_forward_and_backward_ops(rng):
         sh = torch.randn(9, spec.dim_sh, dtype=dtype, requires_grad=True)
         w = torch.randn(9, spec.weight_numel, dtype=dtype, requires_grad=True)
         grad = torch.randn(5, spec.dim_out, dtype=dtype, requires_grad=True)
-        torch.library.opcheck(torch.ops.pgnfast.tp_conv_cpu.default,
-                              (x, sh, w, senders, receivers, 5, key))
-        torch.library.opcheck(torch.ops.pgnfast.tp_conv_cpu_backward.default,
-                              (grad, x, sh, w, senders, receivers, key, True, True))
+        torch.library.opcheck(
+            torch.ops.pgnfast.tp_conv_cpu.default, (x, sh, w, senders, receivers, 5, key)
+        )
+        torch.library.opcheck(
+            torch.ops.pgnfast.tp_conv_cpu_backward.default,
+            (grad, x, sh, w, senders, receivers, key, True, True),
+        )
 
 
 def test_deterministic_and_thread_count_independent(rng):
@@ -117,8 +121,9 @@ def test_model_forces_and_training_gradients_match_reference():
         model = testing.small_model(torch.float64, l_max=2, num_features=4)
     except Exception as error:  # the model is still being written
         pytest.skip(f"pgnfast.nn.NequIP not usable yet: {error}")
-    graph = testing.random_graph(model, num_particles=14, box=1.2, seed=int(
-        np.random.SeedSequence().entropy % 1000))
+    graph = testing.random_graph(
+        model, num_particles=14, box=1.2, seed=int(np.random.SeedSequence().entropy % 1000)
+    )
     results = {}
     for backend in ("cpu", "reference"):
         model.backend = backend
@@ -128,9 +133,11 @@ def test_model_forces_and_training_gradients_match_reference():
         # a training step on energies and forces differentiates the forces again
         loss = out["energy"].square().sum() + out["forces"].square().sum()
         loss.backward()
-        results[backend] = (out["energy"].detach(), out["forces"].detach(),
-                            [p.grad.detach().clone() for p in model.parameters()
-                             if p.grad is not None])
+        results[backend] = (
+            out["energy"].detach(),
+            out["forces"].detach(),
+            [p.grad.detach().clone() for p in model.parameters() if p.grad is not None],
+        )
     (e1, f1, g1), (e2, f2, g2) = results["cpu"], results["reference"]
     assert graph.senders.numel() > 0
     assert_close(e1, e2, torch.float64, 0, "energy")
@@ -156,8 +163,10 @@ def test_spec_key_round_trip_in_a_fresh_registry():
 def test_traceable_by_torch_compile(rng):
     spec = build_spec("l1-parity")
     senders, receivers = random_graph(8, 30, rng)
-    x, w = torch.randn(8, spec.dim_in, dtype=torch.float64), torch.randn(
-        30, spec.weight_numel, dtype=torch.float64)
+    x, w = (
+        torch.randn(8, spec.dim_in, dtype=torch.float64),
+        torch.randn(30, spec.weight_numel, dtype=torch.float64),
+    )
     sh = torch.randn(30, spec.dim_sh, dtype=torch.float64, requires_grad=True)
 
     def conv(edge_sh):

@@ -31,7 +31,11 @@ def test_triton_kernels_under_interpreter_match_reference():
     seed = int(np.random.SeedSequence().entropy % (2**31))
     result = subprocess.run(
         [sys.executable, "-m", "tests.ops.triton_interpreted", str(seed)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, f"seed {seed}\n{result.stdout}\n{result.stderr[-4000:]}"
     assert "matches the reference" in result.stdout
@@ -47,8 +51,12 @@ def _emulate_segments(table, entries, values, inp, sh, w, gather, order, pointer
                 e = order[j] if order is not None else j
                 for q in range(q0, q1):
                     in_offset, in_dim, sh_col, weight_offset = entries[q, :4].tolist()
-                    out[n, col] += (values[q] * sh[e, sh_col] * w[e, weight_offset + u]
-                                    * inp[gather[e], in_offset + u * in_dim])
+                    out[n, col] += (
+                        values[q]
+                        * sh[e, sh_col]
+                        * w[e, weight_offset + u]
+                        * inp[gather[e], in_offset + u * in_dim]
+                    )
     return out
 
 
@@ -67,8 +75,9 @@ def _emulate_edge_grads(weight_tables, sh_tables, x, sh, w, grad, senders, recei
             for q in range(q0, q1):
                 i0, idim, _, w0, o0, odim, mul, _ = se[q].tolist()
                 for u in range(mul):
-                    grad_sh[e, b] += (sv[q] * w[e, w0 + u] * x[s, i0 + u * idim]
-                                      * grad[n, o0 + u * odim])
+                    grad_sh[e, b] += (
+                        sv[q] * w[e, w0 + u] * x[s, i0 + u * idim] * grad[n, o0 + u * odim]
+                    )
     return grad_sh, grad_w
 
 
@@ -77,14 +86,23 @@ def test_cuda_column_tables_emulated_on_cpu():
     from pgnfast.ops._reference import tp_conv_reference
 
     rng = np.random.default_rng()
-    spec = type(build_spec("l1-parity")).build("2x0e+1x1o+1x2e", "1x0e+1x1o+1x2e",
-                                                 "0e+1o+1e+2e")
+    spec = type(build_spec("l1-parity")).build("2x0e+1x1o+1x2e", "1x0e+1x1o+1x2e", "0e+1o+1e+2e")
     senders, receivers = random_graph(4, 6, rng, isolated=1)
     x, sh, w = (t.requires_grad_() for t in random_inputs(spec, 4, senders, rng))
     pointers = torch.searchsorted(receivers, torch.arange(5))
     table, entries, values = cuda_backend.segment_column_tables(spec, False)
-    got = _emulate_segments(table, entries, values, x.detach(), sh.detach(), w.detach(),
-                            senders, None, pointers.tolist(), spec.dim_out)
+    got = _emulate_segments(
+        table,
+        entries,
+        values,
+        x.detach(),
+        sh.detach(),
+        w.detach(),
+        senders,
+        None,
+        pointers.tolist(),
+        spec.dim_out,
+    )
     want = tp_conv_reference(spec, x, sh, w, senders, receivers, 4)
     assert_close(got, want.detach(), torch.float64, 0, "forward")
 
@@ -92,15 +110,30 @@ def test_cuda_column_tables_emulated_on_cpu():
     want_grads = torch.autograd.grad(want, (x, sh, w), grad)
     sorted_senders, order = torch.sort(senders, stable=True)
     table, entries, values = cuda_backend.segment_column_tables(spec, True)
-    grad_x = _emulate_segments(table, entries, values, grad, sh.detach(), w.detach(),
-                               receivers, order.tolist(),
-                               torch.searchsorted(sorted_senders, torch.arange(5)).tolist(),
-                               spec.dim_in)
+    grad_x = _emulate_segments(
+        table,
+        entries,
+        values,
+        grad,
+        sh.detach(),
+        w.detach(),
+        receivers,
+        order.tolist(),
+        torch.searchsorted(sorted_senders, torch.arange(5)).tolist(),
+        spec.dim_in,
+    )
     assert_close(grad_x, want_grads[0], torch.float64, 1, "d/dx")
     weight_tables, sh_tables = cuda_backend.edge_column_tables(spec)
-    grad_sh, grad_w = _emulate_edge_grads(weight_tables, sh_tables, x.detach(), sh.detach(),
-                                          w.detach(), grad, senders.tolist(),
-                                          receivers.tolist())
+    grad_sh, grad_w = _emulate_edge_grads(
+        weight_tables,
+        sh_tables,
+        x.detach(),
+        sh.detach(),
+        w.detach(),
+        grad,
+        senders.tolist(),
+        receivers.tolist(),
+    )
     assert_close(grad_sh, want_grads[1], torch.float64, 1, "d/dsh")
     assert_close(grad_w, want_grads[2], torch.float64, 1, "d/dw")
 
@@ -127,8 +160,17 @@ def test_gpu_backend_matches_reference(backend, name, dtype, nodes, edges):
         pytest.skip(f"{backend} not available")
     rng = np.random.default_rng()
     senders, receivers = random_graph(nodes, edges, rng, isolated=3, hub_degree=500)
-    compare_with_reference(build_spec(name), backend, nodes, senders, receivers, rng, dtype,
-                           device="cuda", second_order=edges < 10_000)
+    compare_with_reference(
+        build_spec(name),
+        backend,
+        nodes,
+        senders,
+        receivers,
+        rng,
+        dtype,
+        device="cuda",
+        second_order=edges < 10_000,
+    )
 
 
 @gpu
@@ -142,8 +184,7 @@ def test_gpu_opcheck_and_empty_graph(backend):
     rng = np.random.default_rng()
     spec = build_spec("l1-noparity")
     senders, receivers = (t.cuda() for t in random_graph(6, 20, rng))
-    x, sh, w = (t.requires_grad_() for t in random_inputs(spec, 6, senders, rng,
-                                                          device="cuda"))
+    x, sh, w = (t.requires_grad_() for t in random_inputs(spec, 6, senders, rng, device="cuda"))
     grad = torch.randn(6, spec.dim_out, dtype=torch.float64, device="cuda", requires_grad=True)
     key = spec_key(spec)
     ops = getattr(torch.ops.pgnfast, f"tp_conv_{backend}")

@@ -26,8 +26,14 @@ def build_spec(name: str) -> TPConvSpec:
     return TPConvSpec.build(irreps_in, o3.Irreps.spherical_harmonics(l_max), target)
 
 
-def random_graph(num_nodes: int, num_edges: int, rng: np.random.Generator, *,
-                 isolated: int = 0, hub_degree: int = 0):
+def random_graph(
+    num_nodes: int,
+    num_edges: int,
+    rng: np.random.Generator,
+    *,
+    isolated: int = 0,
+    hub_degree: int = 0,
+):
     """(senders, receivers) int64, receivers sorted. The last ``isolated`` nodes have no edge;
     node 0 additionally receives ``hub_degree`` edges (a node with hundreds of neighbors)."""
     active = max(num_nodes - isolated, 1)
@@ -37,8 +43,10 @@ def random_graph(num_nodes: int, num_edges: int, rng: np.random.Generator, *,
         receivers = np.concatenate([receivers, np.zeros(hub_degree, dtype=np.int64)])
         senders = np.concatenate([senders, rng.integers(0, active, hub_degree)])
     order = np.argsort(receivers, kind="stable")
-    return (torch.as_tensor(senders[order], dtype=torch.int64),
-            torch.as_tensor(receivers[order], dtype=torch.int64))
+    return (
+        torch.as_tensor(senders[order], dtype=torch.int64),
+        torch.as_tensor(receivers[order], dtype=torch.int64),
+    )
 
 
 def random_inputs(spec, num_nodes, senders, rng, dtype=torch.float64, device="cpu"):
@@ -47,18 +55,22 @@ def random_inputs(spec, num_nodes, senders, rng, dtype=torch.float64, device="cp
     num_edges = len(senders)
 
     def draw(*shape):
-        return torch.randn(*shape, generator=generator, dtype=torch.float64).to(dtype=dtype,
-                                                                                device=device)
+        return torch.randn(*shape, generator=generator, dtype=torch.float64).to(
+            dtype=dtype, device=device
+        )
 
-    return draw(num_nodes, spec.dim_in), draw(num_edges, spec.dim_sh), \
-        draw(num_edges, spec.weight_numel)
+    return (
+        draw(num_nodes, spec.dim_in),
+        draw(num_edges, spec.dim_sh),
+        draw(num_edges, spec.weight_numel),
+    )
 
 
 def tolerance(dtype, scale: float, order: int = 0) -> float:
     """Absolute tolerance: 1e-10 (float64) or 1e-5 (float32) relative to the output scale,
     10x looser per derivative order."""
     base = 1e-10 if dtype == torch.float64 else 1e-5
-    return base * (10 ** order) * max(scale, 1.0)
+    return base * (10**order) * max(scale, 1.0)
 
 
 def assert_close(got, want, dtype, order=0, what=""):
@@ -70,8 +82,9 @@ def assert_close(got, want, dtype, order=0, what=""):
     assert error <= tolerance(dtype, scale, order), f"{what}: error {error:.3e} (scale {scale:.3e})"
 
 
-def compare_with_reference(spec, backend, num_nodes, senders, receivers, rng, dtype,
-                           device="cpu", second_order=True):
+def compare_with_reference(
+    spec, backend, num_nodes, senders, receivers, rng, dtype, device="cpu", second_order=True
+):
     """Forward, first and (optionally) second derivatives of ``backend`` vs the reference."""
     x, sh, w = random_inputs(spec, num_nodes, senders, rng, dtype, device)
     senders, receivers = senders.to(device), receivers.to(device)
@@ -80,19 +93,26 @@ def compare_with_reference(spec, backend, num_nodes, senders, receivers, rng, dt
         inputs = [t.detach().clone().requires_grad_(True) for t in (x, sh, w)]
         out = tp_conv(spec, *inputs, senders, receivers, num_nodes, backend=name)
         generator = torch.Generator().manual_seed(1234)
-        cotangent = torch.randn(out.shape, generator=generator,
-                                dtype=torch.float64).to(dtype=dtype, device=device)
+        cotangent = torch.randn(out.shape, generator=generator, dtype=torch.float64).to(
+            dtype=dtype, device=device
+        )
         grads = torch.autograd.grad(out, inputs, cotangent, create_graph=second_order)
         second = ()
         if second_order:
             # differentiate a random projection of every gradient w.r.t. every input
             projection = sum(
-                (g * torch.randn(g.shape, generator=generator, dtype=torch.float64)
-                 .to(dtype=dtype, device=device)).sum() for g in grads)
-            second = torch.autograd.grad(projection, inputs, allow_unused=True,
-                                         materialize_grads=True)
-        results[name] = (out.detach(), [g.detach() for g in grads],
-                         [g.detach() for g in second])
+                (
+                    g
+                    * torch.randn(g.shape, generator=generator, dtype=torch.float64).to(
+                        dtype=dtype, device=device
+                    )
+                ).sum()
+                for g in grads
+            )
+            second = torch.autograd.grad(
+                projection, inputs, allow_unused=True, materialize_grads=True
+            )
+        results[name] = (out.detach(), [g.detach() for g in grads], [g.detach() for g in second])
     got, want = results[backend], results["reference"]
     assert_close(got[0], want[0], dtype, 0, "output")
     for label, a, b in zip(("x", "sh", "w"), got[1], want[1]):

@@ -21,8 +21,9 @@ def main(seed: int) -> None:
     ]
     for name, nodes, edges, isolated, hub, dtype, second in cases:
         senders, receivers = random_graph(nodes, edges, rng, isolated=isolated, hub_degree=hub)
-        compare_with_reference(build_spec(name), "triton", nodes, senders, receivers, rng,
-                               dtype, second_order=second)
+        compare_with_reference(
+            build_spec(name), "triton", nodes, senders, receivers, rng, dtype, second_order=second
+        )
     from pgnfast.ops._paths import spec_key
 
     spec = build_spec("l1-noparity")
@@ -35,11 +36,16 @@ def main(seed: int) -> None:
     # the interpreter cannot run kernels under AOT dispatch's functional tensors, so that
     # check runs only on a GPU (test_tp_conv_gpu.py)
     checks = ("test_schema", "test_autograd_registration", "test_faketensor")
-    torch.library.opcheck(torch.ops.pgnfast.tp_conv_triton.default,
-                          (x, sh, w, senders, receivers, 4, key), test_utils=checks)
-    torch.library.opcheck(torch.ops.pgnfast.tp_conv_triton_backward.default,
-                          (grad, x, sh, w, senders, receivers, key, True, True),
-                          test_utils=checks)
+    torch.library.opcheck(
+        torch.ops.pgnfast.tp_conv_triton.default,
+        (x, sh, w, senders, receivers, 4, key),
+        test_utils=checks,
+    )
+    torch.library.opcheck(
+        torch.ops.pgnfast.tp_conv_triton_backward.default,
+        (grad, x, sh, w, senders, receivers, key, True, True),
+        test_utils=checks,
+    )
     print("triton tp_conv matches the reference")
 
 

@@ -32,8 +32,7 @@ def _physics(summary: dict) -> dict:
     """The summary without wall-clock measurements (which differ between runs)."""
     out = {k: v for k, v in summary.items() if k not in TIMING_KEYS}
     out["labels"] = {k: v for k, v in out["labels"].items() if k != "dft_seconds_per_label"}
-    out["mc"] = {k: v for k, v in out["mc"].items()
-                 if k not in ("moves_per_s", "sweeps_per_s")}
+    out["mc"] = {k: v for k, v in out["mc"].items() if k not in ("moves_per_s", "sweeps_per_s")}
     return out
 
 
@@ -80,8 +79,12 @@ def test_summary_numbers_are_finite_and_sane(tiny_run):
     assert labels["dft_seconds_per_label"] > 0 and labels["force_rms_kT_per_nm"] > 0
     test = s["train"]["test"]
     assert test["num_configurations"] == config.train["split"]["test"]
-    for key in ("energy_per_particle_rmse_kT", "energy_per_particle_mae_kT",
-                "forces_rmse_kT_per_nm", "forces_mae_kT_per_nm"):
+    for key in (
+        "energy_per_particle_rmse_kT",
+        "energy_per_particle_mae_kT",
+        "forces_rmse_kT_per_nm",
+        "forces_mae_kT_per_nm",
+    ):
         assert test[key] > 0
     assert test["energy_per_particle_mae_kT"] <= test["energy_per_particle_rmse_kT"]
     assert s["train"]["n_parameters"] > 0
@@ -99,21 +102,25 @@ def test_summary_numbers_are_finite_and_sane(tiny_run):
     assert len(swaps) == config.mc.count - 1 and np.all((swaps >= 0) & (swaps <= 1))
     compare = s["compare"]
     assert compare["frames_per_run"] == config.compare.sweeps
-    for key in ("gr_difference_model_vs_dft", "gr_difference_model_vs_model_other_seed",
-                "gr_difference_dft_vs_start", "energy_per_particle_rmse_on_dft_frames_kT"):
+    for key in (
+        "gr_difference_model_vs_dft",
+        "gr_difference_model_vs_model_other_seed",
+        "gr_difference_dft_vs_start",
+        "energy_per_particle_rmse_on_dft_frames_kT",
+    ):
         assert compare[key] >= 0
     for value in compare["acceptance"].values():
         assert 0 <= value <= 1
     st = s["analysis"]
     fractions = st["icosahedral_fraction"] + [st["icosahedral_fraction_random"]]
     assert all(0 <= f <= 1 for f in fractions) and len(st["icosahedral_fraction"]) == len(
-        temperatures)
+        temperatures
+    )
     box = mc["box_nm"]
     assert 0 < st["gr_first_peak_nm"] < box / 2 and st["gr_first_peak_height"] > 0
     assert 0 < st["sq_peak_per_nm"] <= config.analysis.q_max
     timings = s["timings"]
-    assert all(stage["wall_s"] > 0 and stage["cpu_s"] >= 0
-               for stage in timings["stages"].values())
+    assert all(stage["wall_s"] > 0 and stage["cpu_s"] >= 0 for stage in timings["stages"].values())
     assert timings["this_run_wall_s"] >= timings["stages_wall_s"] * 0.99
 
 
@@ -160,8 +167,14 @@ def test_interrupted_run_resumes_to_the_same_numbers(tiny_run, monkeypatch):
 
     resumed = run_pipeline(config, out)
     statuses = {k: v["status"] for k, v in resumed["timings"]["stages"].items()}
-    assert statuses == {"labels": "reused", "train": "reused", "cost": "reused",
-                        "mc": "resumed", "compare": "reused", "analysis": "resumed"}
+    assert statuses == {
+        "labels": "reused",
+        "train": "reused",
+        "cost": "reused",
+        "mc": "resumed",
+        "compare": "reused",
+        "analysis": "resumed",
+    }
     assert resumed["mc"]["resumed_from_sweep"] == 2
     expected = _physics(first)
     expected["labels"] = {**expected["labels"], "labeled_this_run": 0}

@@ -11,8 +11,9 @@ from pgnfast.nn.io import load_model
 from pgnfast.testing import write_synthetic_dataset
 from pgnfast.train import TrainConfig, fit
 
-TINY_MODEL = dict(r_max=0.8, num_layers=2, l_max=1, num_features=6, radial_mlp_width=16,
-                  num_bessel=6)
+TINY_MODEL = dict(
+    r_max=0.8, num_layers=2, l_max=1, num_features=6, radial_mlp_width=16, num_bessel=6
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +24,18 @@ def dataset(tmp_path_factory):
 
 
 def _config(dataset, run_dir, **overrides):
-    values = dict(data=dataset, run_dir=str(run_dir), model=dict(TINY_MODEL), batch_size=4,
-                  max_epochs=5, learning_rate=0.01, progress=False, seed=3,
-                  split={"train": 20, "validation": 5, "test": 5}, checkpoint_every=4)
+    values = dict(
+        data=dataset,
+        run_dir=str(run_dir),
+        model=dict(TINY_MODEL),
+        batch_size=4,
+        max_epochs=5,
+        learning_rate=0.01,
+        progress=False,
+        seed=3,
+        split={"train": 20, "validation": 5, "test": 5},
+        checkpoint_every=4,
+    )
     values.update(overrides)
     return TrainConfig.from_dict(values)
 
@@ -35,13 +45,23 @@ def test_short_training_reduces_validation_error(dataset, tmp_path):
     # stated factor: the validation loss of the best model is at least 5x below the loss of
     # the freshly initialised (statistics-shifted) model
     assert metrics["best_validation_loss"] < metrics["initial_validation_loss"] / 5
-    for name in ("config.yaml", "split.json", "statistics.json", "checkpoint.pt",
-                 "best_model.pt", "metrics.json", "history.json", "learning_curve.png",
-                 "parity_energy.png", "parity_forces.png"):
+    for name in (
+        "config.yaml",
+        "split.json",
+        "statistics.json",
+        "checkpoint.pt",
+        "best_model.pt",
+        "metrics.json",
+        "history.json",
+        "learning_curve.png",
+        "parity_energy.png",
+        "parity_forces.png",
+    ):
         assert (tmp_path / "run" / name).exists(), name
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert {"energy_mae_kT", "energy_per_particle_rmse_kT", "forces_rmse_kT_per_nm"} <= set(
-        saved["test"])
+        saved["test"]
+    )
     split = json.loads((tmp_path / "run" / "split.json").read_text())
     assert len(split["train"]) == 20 and not set(split["train"]) & set(split["test"])
 
@@ -49,11 +69,11 @@ def test_short_training_reduces_validation_error(dataset, tmp_path):
 def test_resume_after_kill_gives_same_result(dataset, tmp_path):
     full = fit(_config(dataset, tmp_path / "full", max_epochs=3, plots=False))
     # "kill" after 7 optimizer steps (mid epoch 1); the last checkpoint is at step 4
-    killed = fit(_config(dataset, tmp_path / "resumed", max_epochs=3, plots=False,
-                         stop_after_steps=7))
+    killed = fit(
+        _config(dataset, tmp_path / "resumed", max_epochs=3, plots=False, stop_after_steps=7)
+    )
     assert killed == {"interrupted": True, "step": 7}
-    resumed = fit(_config(dataset, tmp_path / "resumed", max_epochs=3, plots=False),
-                  resume=True)
+    resumed = fit(_config(dataset, tmp_path / "resumed", max_epochs=3, plots=False), resume=True)
     a = load_model(tmp_path / "full" / "best_model.pt").state_dict()
     b = load_model(tmp_path / "resumed" / "best_model.pt").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -64,8 +84,17 @@ def test_resume_after_kill_gives_same_result(dataset, tmp_path):
 
 
 def test_energy_only_training_in_float64(dataset, tmp_path):
-    metrics = fit(_config(dataset, tmp_path / "energy_only", force_weight=0.0,
-                          dtype="float64", max_epochs=2, plots=False, ema_decay=0.0))
+    metrics = fit(
+        _config(
+            dataset,
+            tmp_path / "energy_only",
+            force_weight=0.0,
+            dtype="float64",
+            max_epochs=2,
+            plots=False,
+            ema_decay=0.0,
+        )
+    )
     assert load_model(tmp_path / "energy_only" / "best_model.pt").dtype == torch.float64
     assert np.isfinite(metrics["test"]["energy_mae_kT"])
 

@@ -8,8 +8,12 @@ from pgnfast.train.data import samples_from_frames
 
 def _frame(types, key):
     rng = np.random.default_rng()
-    atoms = ase.Atoms(numbers=np.ones(len(types), int),
-                      positions=rng.uniform(0, 5, (len(types), 3)), cell=np.eye(3) * 5, pbc=True)
+    atoms = ase.Atoms(
+        numbers=np.ones(len(types), int),
+        positions=rng.uniform(0, 5, (len(types), 3)),
+        cell=np.eye(3) * 5,
+        pbc=True,
+    )
     atoms.new_array(key, np.asarray(types))
     atoms.info["energy"] = float(rng.normal())
     return atoms
