@@ -41,7 +41,10 @@ def _types(atoms):
 
 
 def _pin_threads(threads: int) -> None:
-    for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    """Limit a worker's OpenMP/BLAS threads. Numba's are limited per task with
+    numba.set_num_threads: setting NUMBA_NUM_THREADS here would clash with a Numba already
+    imported by the worker (it refuses a new value once its threads exist)."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
 
 
