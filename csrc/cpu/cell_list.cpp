@@ -353,8 +353,11 @@ void cell_list_pairs(const double* positions, int64_t n, const double* cell, con
   int32_t* out_s = result.shifts.get();
   double* out_v = result.vectors.get();
   double* out_d = result.distances.get();
+  // visited in cell order, like the search: consecutive particles then read the same
+  // neighbours' positions (cache hits) and their buffers front to back
 #pragma omp parallel for schedule(static, 256) num_threads(threads)
-  for (int64_t p = 0; p < n; ++p) {
+  for (int64_t slot = 0; slot < n; ++slot) {
+    const int64_t p = sorted_index[slot];
     const PairEntry* src = buffers[owner[p]].data() + start[p];
     const int64_t dst = offset[p], m = count[p];
     const double* ri = positions + 3 * p;
