@@ -65,7 +65,8 @@ def pgnfast_runner(positions, cell):
     return run, {"edges": int(graph.senders.numel()), "avg_num_neighbors": avg}
 
 
-def nequip_runner(positions, cell):
+def nequip_runner(positions, cell, l_max: int = HYPER["l_max"]):
+    """run() -> one energy+forces evaluation of nequip's NequIPGNNModel, same hyperparameters."""
     import ase
     from nequip.data import compute_neighborlist_, from_ase
     from nequip.model import NequIPGNNModel
@@ -84,7 +85,7 @@ def nequip_runner(positions, cell):
         r_max=HYPER["r_max"],
         type_names=["H"],
         num_layers=HYPER["num_layers"],
-        l_max=HYPER["l_max"],
+        l_max=l_max,
         parity=HYPER["parity"],
         num_features=HYPER["num_features"],
         num_bessels=HYPER["num_bessel"],

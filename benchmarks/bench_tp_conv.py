@@ -27,35 +27,14 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+from bench_model import HYPER as MODEL_HYPER
+from bench_model import NEIGHBORS_TARGET, configuration, nequip_runner
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HYPER = dict(
-    r_max=1.0,
-    num_layers=4,
-    parity=True,
-    num_features=32,
-    num_bessel=8,
-    polynomial_cutoff_p=6,
-    radial_mlp_depth=1,
-    radial_mlp_width=128,
-)
-NEIGHBORS_TARGET = 24.0  # within r_max, as in bench_model.py
-
-
-def configuration(num_particles: int, seed: int = 0):
-    """Positions (N, 3) nm on a jittered lattice and a cubic cell at the benchmark density."""
-    from pgnfast.testing import random_positions
-
-    density = NEIGHBORS_TARGET / (4 / 3 * np.pi * HYPER["r_max"] ** 3)
-    box = (num_particles / density) ** (1 / 3)
-    spacing = box / np.ceil(num_particles ** (1 / 3))
-    positions = random_positions(
-        num_particles, box, np.random.default_rng(seed), min_distance=0.6 * spacing
-    )
-    return positions, np.eye(3) * box
+# the model benchmark's sizes, peer and configurations; l_max varies here
+HYPER = {k: v for k, v in MODEL_HYPER.items() if k != "l_max"}
 
 
 def pgnfast_runner(positions, cell, l_max: int, backend: str, train: bool = False):
@@ -78,46 +57,6 @@ def pgnfast_runner(positions, cell, l_max: int, backend: str, train: bool = Fals
         return out["forces"]
 
     return run, {"edges": int(graph.senders.numel()), "avg_num_neighbors": avg}
-
-
-def nequip_runner(positions, cell, l_max: int):
-    """run() -> one energy+forces evaluation of nequip's NequIPGNNModel, same hyperparameters."""
-    import ase
-    from nequip.data import compute_neighborlist_, from_ase
-    from nequip.model import NequIPGNNModel
-    from nequip.utils.global_state import set_global_state
-
-    previous = torch.get_default_dtype()
-    set_global_state()
-    torch.set_default_dtype(previous)
-    atoms = ase.Atoms(symbols=["H"] * len(positions), positions=positions, cell=cell, pbc=True)
-    data = compute_neighborlist_(from_ase(atoms), HYPER["r_max"])
-    data["atom_types"] = torch.zeros(len(positions), dtype=torch.int64)
-    avg = data["edge_index"].shape[1] / len(positions)
-    model = NequIPGNNModel(
-        seed=0,
-        model_dtype="float32",
-        r_max=HYPER["r_max"],
-        type_names=["H"],
-        num_layers=HYPER["num_layers"],
-        l_max=l_max,
-        parity=HYPER["parity"],
-        num_features=HYPER["num_features"],
-        num_bessels=HYPER["num_bessel"],
-        polynomial_cutoff_p=HYPER["polynomial_cutoff_p"],
-        radial_mlp_depth=HYPER["radial_mlp_depth"],
-        radial_mlp_width=HYPER["radial_mlp_width"],
-        avg_num_neighbors=avg,
-        per_type_energy_scales=1.0,
-        per_type_energy_shifts=0.0,
-    ).eval()
-
-    def run():
-        return model(
-            {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in data.items()}
-        )["forces"]
-
-    return run, {"edges": int(data["edge_index"].shape[1]), "avg_num_neighbors": avg}
 
 
 def op_runner(num_nodes: int, l_max: int, backend: str, order: int):
