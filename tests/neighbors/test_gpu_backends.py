@@ -1,35 +1,17 @@
 """Triton (interpreted on the CPU) and CUDA backends against the reference/CPU backends."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
 
 import pgnfast
 
+from ..triton_subprocess import run_interpreted
 from .conftest import assert_same_pairs, random_cell
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_triton_kernel_under_interpreter_matches_reference():
     pytest.importorskip("triton")
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
-    seed = int(np.random.SeedSequence().entropy % (2**31))
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.neighbors.triton_interpreted", str(seed)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, f"seed {seed}\n{result.stdout}\n{result.stderr}"
-    assert "matches the reference" in result.stdout
+    run_interpreted("tests.neighbors.triton_interpreted", "matches the reference")
 
 
 cuda = pytest.mark.skipif(

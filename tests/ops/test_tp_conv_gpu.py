@@ -3,17 +3,13 @@
 The CUDA column tables are also checked on the CPU by a small Python emulation of the CUDA
 kernels, so the table construction is tested in CI even without a GPU."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
 from pgnfast.ops import tp_conv
 
+from ..triton_subprocess import run_interpreted
 from .tp_conv_cases import (
     assert_close,
     build_spec,
@@ -22,23 +18,10 @@ from .tp_conv_cases import (
     random_inputs,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_triton_kernels_under_interpreter_match_reference():
     pytest.importorskip("triton")
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(ROOT))
-    seed = int(np.random.SeedSequence().entropy % (2**31))
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.ops.triton_interpreted", str(seed)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, f"seed {seed}\n{result.stdout}\n{result.stderr[-4000:]}"
-    assert "matches the reference" in result.stdout
+    run_interpreted("tests.ops.triton_interpreted", "matches the reference")
 
 
 def _emulate_segments(table, entries, values, inp, sh, w, gather, order, pointers, out_dim):
