@@ -13,11 +13,11 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from provenance import git_commit
 
 from pgnfast.data import random_configurations
 from pgnfast.dft import default_design, solve
@@ -91,15 +91,7 @@ def main():
     import numba
 
     rows = measure(args.sizes, args.repeats)
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-        ).stdout.strip()
-    except OSError:
-        commit = "unknown"
+    commit = git_commit()
     RESULTS.mkdir(exist_ok=True)
     meta = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from provenance import git_commit
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
@@ -206,12 +208,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     here = Path(__file__).parent
     try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here
-            ).stdout.strip()
-            or "unknown"
-        )
+        commit = git_commit()
         dirty = bool(
             subprocess.run(
                 ["git", "status", "--porcelain", "--", "../pgnfast/mc"],

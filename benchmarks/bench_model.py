@@ -17,12 +17,12 @@ import datetime
 import json
 import os
 import statistics
-import subprocess
 import time
 
 import numpy as np
 import pytest
 import torch
+from provenance import git_commit
 
 HYPER = dict(
     r_max=1.0,
@@ -150,12 +150,7 @@ def measure(sizes, threads, repeats) -> dict:
                 }
             )
             print(results[-1], flush=True)
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+    commit = git_commit()
     return {
         "benchmark": "model energy+forces, float32, CPU",
         "hyperparameters": HYPER,

@@ -18,13 +18,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
+from provenance import git_commit
 
 import pgnfast
 
@@ -158,12 +158,7 @@ def main() -> None:
                         f"{pairs / median:>9.2e}",
                         flush=True,
                     )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).parent,
-    ).stdout.strip()
+    commit = git_commit()
     report = dict(
         benchmark="neighbor list, CPU",
         date=str(date.today()),

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import torch
 from bench_neighbors import CUTOFF, system
+from provenance import git_commit
 
 import pgnfast
 
@@ -85,9 +85,7 @@ def main() -> None:
                 f"  pairs {'match' if pairs == expected else 'DIFFER'}",
                 flush=True,
             )
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = git_commit()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(

@@ -31,6 +31,7 @@ import pytest
 import torch
 from bench_model import HYPER as MODEL_HYPER
 from bench_model import NEIGHBORS_TARGET, configuration, nequip_runner
+from provenance import git_commit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # the model benchmark's sizes, peer and configurations; l_max varies here
@@ -286,12 +287,7 @@ def main() -> None:
     measured = measure(
         args.sizes, args.lmax, args.threads, args.repeats, args.memory_sizes, with_nequip
     )
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+    commit = git_commit()
     report = {
         "benchmark": "fused tp_conv (backend cpu) vs reference and nequip, float32, CPU",
         "hyperparameters": HYPER,
