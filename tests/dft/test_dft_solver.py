@@ -124,16 +124,20 @@ def test_whole_voxel_translation_and_rotation_are_exact(rng):
 
 
 def test_continuous_translation_error_shrinks_with_spacing(rng):
+    """The spread of E over sub-voxel translations shrinks with h. Eight random shifts, the
+    same in units of h at both spacings, sample the spread well enough that halving h cut it
+    to 0.06-0.41 of its value over ten systems (four shifts along one line did not)."""
     pos, cell = small_system(rng, n=4, aniso=False)
+    fractions = np.vstack([np.zeros(3), rng.uniform(0, 1, (8, 3))])
     errors = []
     for spacing in (2.5, 1.25):
         energies = [
-            solve(pos + shift, cell, SMALL, spacing=spacing, check_reach=False).energy
-            for shift in np.linspace(0, spacing, 4)[:, None] * [1.0, 0.6, 0.3]
+            solve(pos + f * spacing, cell, SMALL, spacing=spacing, check_reach=False).energy
+            for f in fractions
         ]
         errors.append(np.ptp(energies) / len(pos))
     print("translation error per particle (kT) at h = 2.5, 1.25 nm:", errors)
-    assert errors[1] < errors[0]
+    assert errors[1] < 0.75 * errors[0]
 
 
 def test_grid_convergence(rng):
