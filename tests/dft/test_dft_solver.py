@@ -149,6 +149,7 @@ def test_grid_convergence(rng):
     pos, cell = small_system(rng, n=4, aniso=False)
     fractions = rng.uniform(0, 1, (4, 3))
     spacings = [1.0, 0.5, 0.25]
+
     def mean_energy(h):
         shifted = [pos + f * h for f in fractions]
         energies = [solve(p, cell, SMALL, spacing=h, check_reach=False).energy for p in shifted]
