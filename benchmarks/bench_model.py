@@ -120,33 +120,39 @@ def test_energy_forces(benchmark, implementation, num_particles):
 
 
 def measure(sizes, threads, repeats) -> dict:
+    """Both implementations built on the same configuration, then timed in turn within every
+    repeat (round robin), so load from other processes hits both alike."""
     torch.set_num_threads(threads)
     results = []
     for n in sizes:
         positions, cell = configuration(n)
+        runs, infos, times = {}, {}, {}
         for name, make in RUNNERS.items():
             try:
-                run, info = make(positions, cell)
+                runs[name], infos[name] = make(positions, cell)
             except ImportError as error:
                 results.append(
                     {"implementation": name, "num_particles": n, "error": f"not installed: {error}"}
                 )
                 continue
-            run()
-            times = []
-            for _ in range(repeats):
+            runs[name]()  # warm-up
+            times[name] = []
+        for _ in range(repeats):
+            for name, run in runs.items():
                 start = time.perf_counter()
                 run()
-                times.append(time.perf_counter() - start)
+                times[name].append(time.perf_counter() - start)
+        for name in runs:
             results.append(
                 {
                     "implementation": name,
                     "num_particles": n,
-                    **info,
-                    "median_s": statistics.median(times),
-                    "min_s": min(times),
-                    "max_s": max(times),
+                    **infos[name],
+                    "median_s": statistics.median(times[name]),
+                    "min_s": min(times[name]),
+                    "max_s": max(times[name]),
                     "repeats": repeats,
+                    "load_average_1min": os.getloadavg()[0],
                 }
             )
             print(results[-1], flush=True)
@@ -179,7 +185,35 @@ def main() -> None:
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as handle:
         json.dump(report, handle, indent=2)
-    print(f"wrote {args.out}")
+    plot(report, os.path.splitext(args.out)[0] + ".png")
+    print(f"wrote {args.out} and its PNG")
+
+
+def plot(report: dict, path: str) -> None:
+    """Median seconds (bars) with min-max ranges per implementation and N."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in report["results"] if "median_s" in r]
+    sizes = sorted({r["num_particles"] for r in rows})
+    names = list(dict.fromkeys(r["implementation"] for r in rows))
+    fig, axes = plt.subplots(1, len(sizes), figsize=(4.2 * len(sizes), 3.6), squeeze=False)
+    for ax, n in zip(axes[0], sizes):
+        sel = {r["implementation"]: r for r in rows if r["num_particles"] == n}
+        medians = [sel[name]["median_s"] for name in names if name in sel]
+        errors = [
+            [sel[name]["median_s"] - sel[name]["min_s"] for name in names if name in sel],
+            [sel[name]["max_s"] - sel[name]["median_s"] for name in names if name in sel],
+        ]
+        ax.bar([name for name in names if name in sel], medians, yerr=errors, capsize=4)
+        ax.set_title(f"N = {n}, {report['threads']} threads")
+        ax.set_ylabel("energy + forces, s")
+    fig.suptitle(f"{report['benchmark']} (commit {report['commit']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ triclinic boxes, full lists with i, j, shifts, vectors and distances from every 
     python benchmarks/bench_neighbors.py --sizes 1e3 1e4 1e5 1e6   # table, JSON and PNG
 
 The script writes benchmarks/results/neighbors_cpu.json and .png. ASE is run up to
-N = 1e4 by default (about 6 s a call there, minutes beyond).
+N = 1e4 by default (about 6 s a call there, minutes beyond). Each call's result is dropped
+before the next, as in a simulation loop; pgnfast then reuses its freed output blocks
+(`pgnfast.neighbors.memory_cache_info`), which is most of its lead at N = 1e6 on one thread.
 """
 
 from __future__ import annotations
@@ -97,13 +99,15 @@ def test_neighbor_list(benchmark, library, n, shape, threads):
 # ---------------------------------------------------------------- script: table, JSON, PNG
 def measure_round_robin(libraries, positions, cell, threads, repeats):
     """Median, min and max seconds and pairs per library, the libraries timed in turn within
-    every repeat so that load from other processes hits all of them alike."""
+    every repeat (the order rotating from repeat to repeat) so that load from other processes
+    and the memory state one library leaves behind hit all of them alike."""
     times = {name: [] for name in libraries}
     pairs = {}
     for name in libraries:  # warm-up
         pairs[name] = LIBRARIES[name](positions, cell, threads)
-    for _ in range(repeats):
-        for name in libraries:
+    for repeat in range(repeats):
+        shift = repeat % len(libraries)
+        for name in libraries[shift:] + libraries[:shift]:
             start = time.perf_counter()
             LIBRARIES[name](positions, cell, threads)
             times[name].append(time.perf_counter() - start)
@@ -150,6 +154,7 @@ def main() -> None:
                             max_s=high,
                             pairs=pairs,
                             pairs_per_s=pairs / median,
+                            load_average_1min=os.getloadavg()[0],
                         )
                     )
                     print(

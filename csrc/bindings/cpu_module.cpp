@@ -149,6 +149,23 @@ NB_MODULE(_cpu, m) {
         "Cell-list pairs (i, j, shifts, vectors, distances) sorted by i; float64 positions (N, "
         "3) nm, cell and search basis (3, 3) with box vectors as rows.");
   m.def("max_threads", []() { return omp_get_max_threads(); });
+  m.def(
+      "memory_cache_info",
+      []() {
+        const pgnfast::LargeMemoryInfo info = pgnfast::large_memory_info();
+        nb::dict out;
+        out["cached_bytes"] = info.cached_bytes;
+        out["live_bytes"] = info.live_bytes;
+        out["limit_bytes"] = info.limit_bytes;
+        out["hits"] = info.hits;
+        out["misses"] = info.misses;
+        return out;
+      },
+      "Large-array cache: bytes held for reuse, bytes in use, limit, hits and misses.");
+  m.def("set_memory_cache_limit", &pgnfast::set_large_memory_limit, nb::arg("bytes"),
+        "Most bytes of freed large arrays kept for reuse (0 disables the cache).");
+  m.def("empty_memory_cache", &pgnfast::empty_large_memory_cache,
+        "Give every cached block back to the OS.");
   m.def("tp_conv_segments", &tp_conv_segments<float>, nb::arg("input"), nb::arg("sh"),
         nb::arg("weights"), nb::arg("gather"), nb::arg("edge_order").none(),
         nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),

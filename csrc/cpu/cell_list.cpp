@@ -6,37 +6,19 @@
 // direction wraps around and carries the integer image it crossed, so any number of images
 // (cutoff larger than the box) is found. Threads fill private buffers; pairs are then copied
 // into their final place, sorted by i, so the output does not depend on the thread count.
+// All large arrays come from pgnfast/large_memory.hpp (freed blocks are reused).
 #include "pgnfast/cell_list.hpp"
 
 #include <omp.h>
-#include <sys/mman.h>
 
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
 namespace pgnfast {
-
-void* allocate_large(size_t bytes) {
-  constexpr size_t huge = size_t(2) << 20;
-  void* p = nullptr;
-  if (bytes >= 2 * huge) {
-    if (posix_memalign(&p, huge, (bytes + huge - 1) / huge * huge) != 0) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    madvise(p, (bytes + huge - 1) / huge * huge, MADV_HUGEPAGE);
-#endif
-  } else {
-    p = std::malloc(bytes);
-    if (!p) throw std::bad_alloc();
-  }
-  return p;
-}
-
-void free_large(void* p) noexcept { std::free(p); }
 
 namespace {
 
@@ -91,39 +73,6 @@ inline bool positive_shift(int32_t sx, int32_t sy, int32_t sz) {
   if (sx != 0) return sx > 0;
   if (sy != 0) return sy > 0;
   return sz > 0;
-}
-
-// Thread buffers are kept between calls (a call's buffers go back to the pool when it
-// ends): refilling warm memory is much cheaper than faulting in fresh pages every time.
-class BufferPool {
- public:
-  std::vector<PairBuffer<PairEntry>> acquire(int count) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<PairBuffer<PairEntry>> taken;
-    while (static_cast<int>(taken.size()) < count && !free_.empty()) {
-      taken.push_back(std::move(free_.back()));
-      free_.pop_back();
-      taken.back().clear();
-    }
-    taken.resize(count);
-    return taken;
-  }
-  void release(std::vector<PairBuffer<PairEntry>>&& buffers) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    constexpr size_t kept_bytes = size_t(256) << 20;  // larger buffers go back to the OS
-    for (auto& b : buffers)
-      if (b.capacity() * sizeof(PairEntry) <= kept_bytes && free_.size() < 64)
-        free_.push_back(std::move(b));
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<PairBuffer<PairEntry>> free_;
-};
-
-BufferPool& buffer_pool() {
-  static BufferPool pool;
-  return pool;
 }
 
 struct StencilEntry {
@@ -253,13 +202,25 @@ void cell_list_pairs(const double* positions, int64_t n, const double* cell, con
   // per particle: which thread buffer holds its pairs, where, how many
   std::vector<int32_t> owner(n);
   std::vector<int64_t> start(n), count(n);
-  std::vector<PairBuffer<PairEntry>> buffers = buffer_pool().acquire(threads);
+  // Expected pairs for a uniform density over the grid's volume, so the thread buffers
+  // rarely grow (a grown buffer is copied once and faults in twice the memory).
+  double volume = std::fabs(basis[0] * (basis[4] * basis[8] - basis[5] * basis[7]) -
+                            basis[1] * (basis[3] * basis[8] - basis[5] * basis[6]) +
+                            basis[2] * (basis[3] * basis[7] - basis[4] * basis[6]));
+  for (int d = 0; d < 3; ++d)
+    if (!periodic[d]) volume *= std::max(width[d], cutoff);
+  const double sphere = 4.0 / 3.0 * M_PI * cutoff * cutoff * cutoff;
+  const double per_particle = std::min<double>(static_cast<double>(n) * 27.0,
+                                               static_cast<double>(n) / volume * sphere + 1.0);
+  const size_t expected = static_cast<size_t>(
+      1.1 * per_particle * static_cast<double>(n) * (half ? 0.5 : 1.0) / threads) + 1024;
+  std::vector<PairBuffer<PairEntry>> buffers(threads);
 
 #pragma omp parallel num_threads(threads)
   {
     const int tid = omp_get_thread_num();
     PairBuffer<PairEntry>& buf = buffers[tid];
-    buf.reserve(static_cast<size_t>(n / threads + 1) * 16);
+    buf.reserve(expected);
     std::vector<StencilEntry> stencil;
     const int64_t sx = n_search[0], sy = n_search[1], sz = n_search[2];
     stencil.reserve((2 * sx + 1) * (2 * sy + 1) * (2 * sz + 1));
@@ -380,7 +341,6 @@ void cell_list_pairs(const double* positions, int64_t n, const double* cell, con
       out_d[q] = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
     }
   }
-  buffer_pool().release(std::move(buffers));
 }
 
 }  // namespace pgnfast

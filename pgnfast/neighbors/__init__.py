@@ -6,7 +6,14 @@ closer than the cutoff, as a :class:`NeighborList` with the convention
 """
 
 from ._common import NeighborList, NeighborListError
-from .api import available_backends, neighbor_list, set_num_threads
+from .api import (
+    available_backends,
+    empty_memory_cache,
+    memory_cache_info,
+    neighbor_list,
+    set_memory_cache_limit,
+    set_num_threads,
+)
 from .op import neighbor_pairs
 from .verlet import VerletList
 
@@ -15,7 +22,10 @@ __all__ = [
     "NeighborListError",
     "VerletList",
     "available_backends",
+    "empty_memory_cache",
+    "memory_cache_info",
     "neighbor_list",
     "neighbor_pairs",
+    "set_memory_cache_limit",
     "set_num_threads",
 ]

@@ -20,6 +20,30 @@ def set_num_threads(n: int) -> None:
     _num_threads = int(n)
 
 
+def memory_cache_info() -> dict:
+    """The CPU backend's cache of freed large arrays: cached_bytes (held for reuse),
+    live_bytes (handed out), limit_bytes, hits and misses. Empty dict without the extension."""
+    cpu = _extension("_cpu")
+    return dict(cpu.memory_cache_info()) if cpu is not None else {}
+
+
+def set_memory_cache_limit(num_bytes: int) -> None:
+    """Most bytes of freed neighbor-list arrays the CPU backend keeps for reuse (default
+    min(8 GiB, RAM / 4), or the environment variable PGNFAST_CACHE_BYTES; 0 disables)."""
+    if num_bytes < 0:
+        raise ValueError(f"cache limit must be >= 0 bytes, got {num_bytes}")
+    cpu = _extension("_cpu")
+    if cpu is not None:
+        cpu.set_memory_cache_limit(int(num_bytes))
+
+
+def empty_memory_cache() -> None:
+    """Give the memory held by the CPU backend's cache back to the OS."""
+    cpu = _extension("_cpu")
+    if cpu is not None:
+        cpu.empty_memory_cache()
+
+
 def _extension(name: str):
     try:
         return importlib.import_module(f"pgnfast.{name}")

@@ -7,6 +7,7 @@ import math
 import torch
 from e3nn import nn as e3nn_nn
 from e3nn import o3
+from e3nn.math import normalize2mom
 
 from ..ops import TPConvSpec, tp_conv
 
@@ -62,6 +63,36 @@ def _gate_irreps(hidden: o3.Irreps, reachable: set):
 _ACTIVATIONS = {1: torch.nn.functional.silu, -1: torch.tanh}
 
 
+class _Weight(torch.nn.Module):
+    def __init__(self, fan_in: int, fan_out: int):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(fan_in, fan_out))
+
+
+class RadialMLP(torch.nn.Module):
+    """The radial MLP of e3nn's ``FullyConnectedNet(sizes, silu)`` (same parameters, names
+    and function: weights / sqrt(fan_in), second-moment-normalised SiLU, no bias), with the
+    normalisation constants folded into the next layer's weights, so no per-edge tensor is
+    scaled on its own. (E, sizes[0]) -> (E, sizes[-1])."""
+
+    def __init__(self, sizes):
+        super().__init__()
+        self.sizes = list(sizes)
+        self.activation_scale = float(normalize2mom(torch.nn.functional.silu).cst)
+        for k, (fan_in, fan_out) in enumerate(zip(self.sizes, self.sizes[1:])):
+            setattr(self, f"layer{k}", _Weight(fan_in, fan_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = 1.0
+        for k, fan_in in enumerate(self.sizes[:-1]):
+            weight = getattr(self, f"layer{k}").weight * (scale / math.sqrt(fan_in))
+            x = x @ weight
+            if k < len(self.sizes) - 2:
+                x = torch.nn.functional.silu(x)
+                scale = self.activation_scale
+        return x
+
+
 class InteractionBlock(torch.nn.Module):
     """linear -> tp_conv (radial-MLP path weights, / sqrt(avg_num_neighbors)) -> linear
     (+ self-connection with the node attributes). Node features (N, irreps_in.dim) ->
@@ -87,9 +118,8 @@ class InteractionBlock(torch.nn.Module):
         self.avg_num_neighbors = avg_num_neighbors
         self.linear_1 = o3.Linear(self.irreps_in, self.irreps_in)
         self.spec = TPConvSpec.build(self.irreps_in, irreps_sh, self.irreps_out)
-        self.radial_mlp = e3nn_nn.FullyConnectedNet(
-            [num_basis] + [radial_mlp_width] * radial_mlp_depth + [self.spec.weight_numel],
-            torch.nn.functional.silu,
+        self.radial_mlp = RadialMLP(
+            [num_basis] + [radial_mlp_width] * radial_mlp_depth + [self.spec.weight_numel]
         )
         self.linear_2 = o3.Linear(o3.Irreps(self.spec.irreps_out).simplify(), self.irreps_out)
         self.self_connection = (

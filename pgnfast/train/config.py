@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field, fields
 import yaml
 
 MODEL_DEFAULTS = dict(
-    r_max=1.0,
     num_layers=4,
     l_max=1,
     parity=True,
@@ -28,7 +27,8 @@ class TrainConfig:
     come from the data). split: fractions (or counts) for train/validation/test.
     energy_weight / force_weight: loss weights on per-particle energy (kT^2) and force
     components ((kT/nm)^2); force_weight 0 trains on energies only. ema_decay: 0 disables EMA.
-    checkpoint_every: steps between atomic checkpoints. device: "cpu", "cuda", "cuda:K" or
+    checkpoint_every: steps between atomic checkpoints. max_wall_time: seconds; training
+    stops (and is evaluated as finished) at the first epoch end past it, None for no limit. device: "cpu", "cuda", "cuda:K" or
     "auto" (under torchrun each process takes the GPU of its LOCAL_RANK). stop_after_steps:
     end the process abruptly after this many optimizer steps in this run (simulates a kill,
     for tests).
@@ -56,6 +56,7 @@ class TrainConfig:
     early_stopping_patience: int = 20
     grad_clip_norm: float | None = 10.0
     checkpoint_every: int = 50
+    max_wall_time: float | None = None
     neighbor_backend: str = "auto"
     device: str = "cpu"
     num_threads: int | None = None
@@ -71,6 +72,11 @@ class TrainConfig:
             raise ValueError(f"unknown training config keys: {sorted(unknown)}")
         config = cls(**values)
         config.model = {**MODEL_DEFAULTS, **(config.model or {})}
+        if "r_max" not in config.model:
+            raise ValueError(
+                "model.r_max (nm) is required: the interaction range has no default that fits "
+                "every design (about 28 nm for the default PGN design, see examples/train.yaml)"
+            )
         return config
 
     @classmethod

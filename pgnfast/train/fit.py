@@ -261,6 +261,7 @@ def fit(config, *, resume: bool = False) -> dict:
             train_indices, config.batch_size, config.seed, state["epoch"], distributed.world
         )
         mine = batches[distributed.rank :: distributed.world]
+        epoch_started = time.time()
         model.train()
         for position in range(state["batch"], len(mine)):
             graph, labels = collate([train[i] for i in mine[position]], r_max, dtype, device)
@@ -322,8 +323,12 @@ def fit(config, *, resume: bool = False) -> dict:
         state["batch"] = 0
         state["epoch_loss_sum"], state["epoch_batches"] = 0.0, 0
         lr_floor = optimizer.param_groups[0]["lr"] <= config.min_lr * (1 + 1e-9)
-        if state["stale_epochs"] >= config.early_stopping_patience or (
-            lr_floor and state["stale_epochs"] >= config.lr_patience
+        state["wall_time"] = state.get("wall_time", 0.0) + time.time() - epoch_started
+        out_of_time = config.max_wall_time is not None and state["wall_time"] >= config.max_wall_time
+        if (
+            state["stale_epochs"] >= config.early_stopping_patience
+            or (lr_floor and state["stale_epochs"] >= config.lr_patience)
+            or out_of_time
         ):
             state["finished"] = True
         checkpoint()

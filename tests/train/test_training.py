@@ -120,3 +120,18 @@ def test_training_device_choice(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert training_device(TrainConfig(device="cuda")) == torch.device("cuda:1")
+
+
+def test_wall_time_limit_ends_training_after_the_epoch_it_passes(dataset, tmp_path):
+    metrics = fit(
+        _config(dataset, tmp_path / "timed", max_epochs=50, max_wall_time=0.0, plots=False)
+    )
+    history = json.loads((tmp_path / "timed" / "history.json").read_text())
+    assert len(history) == 1 and metrics["steps"] == 5
+
+
+def test_config_without_r_max_is_refused(dataset, tmp_path):
+    values = _config(dataset, tmp_path / "x").to_dict()
+    del values["model"]["r_max"]
+    with pytest.raises(ValueError, match="r_max"):
+        TrainConfig.from_dict(values)

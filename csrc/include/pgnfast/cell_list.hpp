@@ -13,6 +13,8 @@
 #include <memory>
 #include <vector>
 
+#include "pgnfast/large_memory.hpp"
+
 namespace pgnfast {
 
 // Binning of particles: a basis whose periodic rows are the cell's and whose free rows are
@@ -42,22 +44,6 @@ struct CellListOptions {
   double cells_per_cutoff = 1.0;  // cell edge ~ cutoff / cells_per_cutoff
   int64_t max_cells = 0;          // 0: automatic
 };
-
-// Large arrays come from huge pages when the OS offers them (transparent huge pages in
-// madvise mode): filling fresh memory is dominated by page faults otherwise.
-void* allocate_large(size_t bytes);
-void free_large(void* p) noexcept;
-
-struct LargeDeleter {
-  void operator()(void* p) const noexcept { free_large(p); }
-};
-template <typename T>
-using LargeArray = std::unique_ptr<T[], LargeDeleter>;
-
-template <typename T>
-LargeArray<T> make_large(size_t count) {
-  return LargeArray<T>(static_cast<T*>(allocate_large(count * sizeof(T) + 1)));
-}
 
 // Output arrays (uninitialised heap arrays, so no time is spent zeroing them); ownership
 // can be released to a binding. vectors are recomputed from the caller's positions so they

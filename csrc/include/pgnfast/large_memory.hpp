@@ -1,0 +1,45 @@
+// Large host arrays (neighbor-list outputs and scratch) with a cache of freed blocks.
+//
+// Filling fresh memory is dominated by page faults (zeroing and mapping every page, plus the
+// hypervisor's own faults in a VM): at N = 1e6 a neighbor list writes about 3 GB, and faulting
+// that in costs several times the search. Freed blocks of 4 MiB or more are therefore kept
+// (up to a byte limit) and handed out again for requests of up to their size, the way
+// caching allocators for GPUs work; repeated builds of similar size (MD, Monte Carlo, Verlet
+// rebuilds) then reuse warm pages. Blocks come from huge pages where the OS offers them
+// (transparent huge pages in madvise mode).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace pgnfast {
+
+void* allocate_large(size_t bytes);
+void free_large(void* p) noexcept;
+
+struct LargeMemoryInfo {
+  size_t cached_bytes = 0;  // freed blocks held for reuse
+  size_t live_bytes = 0;    // blocks handed out and not yet freed (cached-size blocks only)
+  size_t limit_bytes = 0;   // most bytes the cache holds
+  size_t hits = 0, misses = 0;
+};
+
+LargeMemoryInfo large_memory_info();
+// 0 disables the cache (and frees what it holds); the default is min(8 GiB, RAM / 4), or
+// the environment variable PGNFAST_CACHE_BYTES.
+void set_large_memory_limit(size_t bytes);
+void empty_large_memory_cache();
+
+struct LargeDeleter {
+  void operator()(void* p) const noexcept { free_large(p); }
+};
+template <typename T>
+using LargeArray = std::unique_ptr<T[], LargeDeleter>;
+
+template <typename T>
+LargeArray<T> make_large(size_t count) {
+  return LargeArray<T>(static_cast<T*>(allocate_large(count * sizeof(T) + 1)));
+}
+
+}  // namespace pgnfast
