@@ -28,10 +28,10 @@ class TrainConfig:
     energy_weight / force_weight: loss weights on per-particle energy (kT^2) and force
     components ((kT/nm)^2); force_weight 0 trains on energies only. ema_decay: 0 disables EMA.
     checkpoint_every: steps between atomic checkpoints. max_wall_time: seconds; training
-    stops (and is evaluated as finished) at the first epoch end past it, None for no limit. device: "cpu", "cuda", "cuda:K" or
-    "auto" (under torchrun each process takes the GPU of its LOCAL_RANK). stop_after_steps:
-    end the process abruptly after this many optimizer steps in this run (simulates a kill,
-    for tests).
+    stops (and is evaluated as finished) at the first epoch end past it, None for no limit.
+    device: "cpu", "cuda", "cuda:K" or "auto" (under torchrun each process takes the GPU of
+    its LOCAL_RANK). stop_after_steps: end the process abruptly after this many optimizer
+    steps in this run (simulates a kill, for tests).
     """
 
     data: str | list = ""

@@ -324,7 +324,8 @@ def fit(config, *, resume: bool = False) -> dict:
         state["epoch_loss_sum"], state["epoch_batches"] = 0.0, 0
         lr_floor = optimizer.param_groups[0]["lr"] <= config.min_lr * (1 + 1e-9)
         state["wall_time"] = state.get("wall_time", 0.0) + time.time() - epoch_started
-        out_of_time = config.max_wall_time is not None and state["wall_time"] >= config.max_wall_time
+        limit = config.max_wall_time
+        out_of_time = limit is not None and state["wall_time"] >= limit
         if (
             state["stale_epochs"] >= config.early_stopping_patience
             or (lr_floor and state["stale_epochs"] >= config.lr_patience)
