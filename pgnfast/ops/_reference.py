@@ -52,14 +52,15 @@ def tp_conv_reference(
     chunks, so per-edge temporaries are reused from the heap instead of being faulted in
     fresh for every (E, dim) tensor, forward and backward."""
     tp = reference_tensor_product(spec, node_features.dtype, node_features.device)
-    out = torch.zeros(
-        num_nodes, spec.dim_out, dtype=node_features.dtype, device=node_features.device
-    )
     chunk = edge_chunk_size(spec, node_features.dtype)
-    for start in range(0, senders.shape[0], chunk):
+    out = None
+    # at least one (possibly empty) chunk, so the output is always connected to the inputs
+    for start in range(0, max(senders.shape[0], 1), chunk):
         part = slice(start, start + chunk)
         messages = tp(
             torch.index_select(node_features, 0, senders[part]), edge_sh[part], edge_weights[part]
         )
+        if out is None:
+            out = messages.new_zeros(num_nodes, spec.dim_out)
         out.index_add_(0, receivers[part], messages)
     return out

@@ -27,6 +27,9 @@ class TrainConfig:
     come from the data). split: fractions (or counts) for train/validation/test.
     energy_weight / force_weight: loss weights on per-particle energy (kT^2) and force
     components ((kT/nm)^2); force_weight 0 trains on energies only. ema_decay: 0 disables EMA.
+    lr_patience / lr_factor / lr_threshold: the plateau schedule multiplies the learning rate
+    by lr_factor after lr_patience epochs whose validation loss improved by less than the
+    relative lr_threshold (read from the config also on --resume).
     checkpoint_every: steps between atomic checkpoints. max_wall_time: seconds; training
     stops (and is evaluated as finished) at the first epoch end past it, None for no limit.
     device: "cpu", "cuda", "cuda:K" or "auto" (under torchrun each process takes the GPU of
@@ -51,6 +54,7 @@ class TrainConfig:
     energy_weight: float = 1.0
     force_weight: float = 1.0
     lr_patience: int = 5
+    lr_threshold: float = 1e-4
     lr_factor: float = 0.5
     min_lr: float = 1e-6
     early_stopping_patience: int = 20

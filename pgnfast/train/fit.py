@@ -190,6 +190,7 @@ def fit(config, *, resume: bool = False) -> dict:
         mode="min",
         factor=config.lr_factor,
         patience=config.lr_patience,
+        threshold=config.lr_threshold,
         min_lr=config.min_lr,
     )
     ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
@@ -212,6 +213,8 @@ def fit(config, *, resume: bool = False) -> dict:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
+        # the config decides how the schedule reacts from here on
+        scheduler.patience, scheduler.threshold = config.lr_patience, config.lr_threshold
         if ema is not None:
             ema.load_state_dict(saved["ema"])
         state = saved["state"]
