@@ -135,3 +135,11 @@ def test_config_without_r_max_is_refused(dataset, tmp_path):
     del values["model"]["r_max"]
     with pytest.raises(ValueError, match="r_max"):
         TrainConfig.from_dict(values)
+
+
+@pytest.mark.parametrize("name", ["train.yaml", "accuracy.yaml"])
+def test_example_training_configs_are_valid(name):
+    from pathlib import Path
+
+    config = TrainConfig.from_yaml(Path(__file__).parents[2] / "examples" / name)
+    assert config.model["r_max"] > 10.0  # nm: PGN cores, not atoms
