@@ -99,15 +99,16 @@ def test_neighbor_list(benchmark, library, n, shape, threads):
 # ---------------------------------------------------------------- script: table, JSON, PNG
 def measure_round_robin(libraries, positions, cell, threads, repeats):
     """Median, min and max seconds and pairs per library, the libraries timed in turn within
-    every repeat (the order rotating from repeat to repeat) so that load from other processes
-    and the memory state one library leaves behind hit all of them alike."""
+    every repeat, in a fresh random order each time, so that load from other processes and
+    the state one library leaves behind (ASE's call slows whatever runs next by up to 10x at
+    N = 1e3) hit all of them alike."""
     times = {name: [] for name in libraries}
     pairs = {}
     for name in libraries:  # warm-up
         pairs[name] = LIBRARIES[name](positions, cell, threads)
-    for repeat in range(repeats):
-        shift = repeat % len(libraries)
-        for name in libraries[shift:] + libraries[:shift]:
+    rng = np.random.default_rng(0)
+    for _ in range(repeats):
+        for name in rng.permutation(libraries):
             start = time.perf_counter()
             LIBRARIES[name](positions, cell, threads)
             times[name].append(time.perf_counter() - start)
@@ -122,6 +123,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--ase-max", type=float, default=1e4)
     parser.add_argument("--out", type=Path, default=RESULTS / "neighbors_cpu.json")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the rows of the measured sizes in an existing --out file",
+    )
     args = parser.parse_args()
 
     rows = []
@@ -164,17 +170,28 @@ def main() -> None:
                         flush=True,
                     )
     commit = git_commit()
+    command = "python benchmarks/bench_neighbors.py " + " ".join(
+        f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in vars(args).items()
+        if k not in ("out", "merge")
+    )
+    for row in rows:
+        row.update(commit=commit, command=command)
+    if args.merge and args.out.exists():
+        measured = {row["n"] for row in rows}
+        earlier = json.loads(args.out.read_text())
+        kept = [r for r in earlier["rows"] if r["n"] not in measured]
+        for row in kept:
+            row.setdefault("commit", earlier["commit"])
+            row.setdefault("command", earlier["command"])
+        rows = sorted(kept + rows, key=lambda r: (r["n"], r["shape"], r["threads"]))
     report = dict(
         benchmark="neighbor list, CPU",
         date=str(date.today()),
         commit=commit,
         machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        command="python benchmarks/bench_neighbors.py "
-        + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items()
-            if k != "out"
-        ),
+        command=command
+        + (" (rows of other sizes from earlier runs, see each row)" if args.merge else ""),
         cutoff_nm=CUTOFF,
         density_per_nm3=DENSITY,
         rows=rows,
