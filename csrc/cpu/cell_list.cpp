@@ -47,9 +47,13 @@ class PairBuffer {
   size_t size_ = 0, capacity_ = 0;
 };
 
+double determinant3(const double* m) {
+  return m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) +
+         m[2] * (m[3] * m[7] - m[4] * m[6]);
+}
+
 void invert3(const double* m, double* inv) {
-  const double det = m[0] * (m[4] * m[8] - m[5] * m[7]) - m[1] * (m[3] * m[8] - m[5] * m[6]) +
-                     m[2] * (m[3] * m[7] - m[4] * m[6]);
+  const double det = determinant3(m);
   if (det == 0.0 || !std::isfinite(det)) throw std::invalid_argument("search basis is singular");
   const double s = 1.0 / det;
   inv[0] = (m[4] * m[8] - m[5] * m[7]) * s;
@@ -204,9 +208,7 @@ void cell_list_pairs(const double* positions, int64_t n, const double* cell, con
   std::vector<int64_t> start(n), count(n);
   // Expected pairs for a uniform density over the grid's volume, so the thread buffers
   // rarely grow (a grown buffer is copied once and faults in twice the memory).
-  double volume = std::fabs(basis[0] * (basis[4] * basis[8] - basis[5] * basis[7]) -
-                            basis[1] * (basis[3] * basis[8] - basis[5] * basis[6]) +
-                            basis[2] * (basis[3] * basis[7] - basis[4] * basis[6]));
+  double volume = std::fabs(determinant3(basis));
   for (int d = 0; d < 3; ++d)
     if (!periodic[d]) volume *= std::max(width[d], cutoff);
   const double sphere = 4.0 / 3.0 * M_PI * cutoff * cutoff * cutoff;

@@ -95,33 +95,20 @@ class LargeMemory {
       std::free(p);
       return;
     }
-    // least recently freed blocks go first
-    while (cached_ + capacity > limit_ && !free_.empty()) {
-      std::free(free_.front().ptr);
-      cached_ -= free_.front().capacity;
-      free_.pop_front();
-    }
+    evict_until(limit_ - capacity);
     free_.push_back({p, capacity});
     cached_ += capacity;
   }
 
   void empty() noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (const Block& block : free_) std::free(block.ptr);
-    free_.clear();
-    cached_ = 0;
+    evict_until(0);
   }
 
   void set_limit(size_t bytes) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      limit_ = bytes;
-      while (cached_ > limit_ && !free_.empty()) {
-        std::free(free_.front().ptr);
-        cached_ -= free_.front().capacity;
-        free_.pop_front();
-      }
-    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    limit_ = bytes;
+    evict_until(limit_);
   }
 
   LargeMemoryInfo info() {
@@ -130,6 +117,16 @@ class LargeMemory {
   }
 
  private:
+  // Frees the least recently freed blocks until at most `budget` bytes stay cached; the
+  // caller holds the mutex.
+  void evict_until(size_t budget) noexcept {
+    while (cached_ > budget && !free_.empty()) {
+      std::free(free_.front().ptr);
+      cached_ -= free_.front().capacity;
+      free_.pop_front();
+    }
+  }
+
   std::mutex mutex_;
   std::list<Block> free_;
   std::unordered_map<void*, size_t> live_;

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -45,6 +46,20 @@ def spec_from_key(key: str):
     return spec
 
 
+class PathRow(NamedTuple):
+    """One row of ``PathTables.paths``; its CG entries are cg_index/cg_value[begin:end]."""
+
+    in_start: int
+    in_dim: int
+    sh_start: int
+    out_start: int
+    out_dim: int
+    mul: int
+    weight_offset: int
+    begin: int
+    end: int
+
+
 @dataclass(frozen=True)
 class PathTables:
     """Numpy path tables of one direction (see the module docstring)."""
@@ -57,6 +72,9 @@ class PathTables:
     @property
     def num_paths(self) -> int:
         return len(self.paths)
+
+    def rows(self) -> list[PathRow]:
+        return [PathRow(*row) for row in self.paths.tolist()]
 
 
 def _blocks(irreps: o3.Irreps) -> np.ndarray:

@@ -41,8 +41,7 @@ CHUNK_BYTES = 32 << 20  # widest per-edge tensor of a chunk (best measured at N 
 def edge_chunk_size(spec, dtype: torch.dtype) -> int:
     """Edges per chunk: a chunk's widest per-edge tensor takes about CHUNK_BYTES."""
     width = max(spec.dim_in, spec.dim_out, spec.weight_numel, 1)
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    return max(1024, CHUNK_BYTES // (width * itemsize))
+    return max(1024, CHUNK_BYTES // (width * dtype.itemsize))
 
 
 def tp_conv_reference(

@@ -59,21 +59,12 @@ def segment_column_tables(spec, transposed: bool):
     """Column tables of the segment convolution (forward, or w.r.t. node features)."""
     t = path_tables(spec, transposed)
     by_target: dict[tuple[int, int], list] = {}
-    for (
-        in_start,
-        in_dim,
-        sh_start,
-        out_start,
-        _,
-        mul,
-        weight_offset,
-        begin,
-        end,
-    ) in t.paths.tolist():
-        for (a, b, c), value in zip(t.cg_index[begin:end].tolist(), t.cg_value[begin:end]):
-            by_target.setdefault((out_start, c), []).append(
-                (_entry(in_start + a, in_dim, sh_start + b, weight_offset, mul=mul), value)
-            )
+    for p in t.rows():
+        for (a, b, c), value in zip(
+            t.cg_index[p.begin : p.end].tolist(), t.cg_value[p.begin : p.end]
+        ):
+            entry = _entry(p.in_start + a, p.in_dim, p.sh_start + b, p.weight_offset, mul=p.mul)
+            by_target.setdefault((p.out_start, c), []).append((entry, value))
     columns = []
     for start, mul, dim in t.out_blocks.tolist():
         for u in range(mul):
@@ -87,26 +78,24 @@ def edge_column_tables(spec):
     t = path_tables(spec, False)
     weight_columns = [None] * spec.weight_numel
     sh_columns = [[] for _ in range(spec.dim_sh)]
-    for (
-        in_start,
-        in_dim,
-        sh_start,
-        out_start,
-        out_dim,
-        mul,
-        weight_offset,
-        begin,
-        end,
-    ) in t.paths.tolist():
+    for p in t.rows():
         items = []
-        for (a, b, c), value in zip(t.cg_index[begin:end].tolist(), t.cg_value[begin:end]):
+        for (a, b, c), value in zip(
+            t.cg_index[p.begin : p.end].tolist(), t.cg_value[p.begin : p.end]
+        ):
             entry = _entry(
-                in_start + a, in_dim, sh_start + b, weight_offset, out_start + c, out_dim, mul
+                p.in_start + a,
+                p.in_dim,
+                p.sh_start + b,
+                p.weight_offset,
+                p.out_start + c,
+                p.out_dim,
+                p.mul,
             )
             items.append((entry, value))
-            sh_columns[sh_start + b].append((entry, value))
-        for u in range(mul):
-            weight_columns[weight_offset + u] = (u, items)
+            sh_columns[p.sh_start + b].append((entry, value))
+        for u in range(p.mul):
+            weight_columns[p.weight_offset + u] = (u, items)
     return _pack(weight_columns), _pack([(0, items) for items in sh_columns], False)
 
 

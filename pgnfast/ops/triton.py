@@ -71,36 +71,26 @@ def _host_tables(spec, transposed: bool):
     meta = np.zeros((t.num_paths, 9), dtype=np.int64)
     cg = np.zeros((t.num_paths, dim, dim, dim), dtype=np.float64)
     out_columns, sh_columns = [], []
-    for k, (
-        in_start,
-        in_dim,
-        sh_start,
-        out_start,
-        out_dim,
-        mul,
-        weight_offset,
-        begin,
-        end,
-    ) in enumerate(t.paths.tolist()):
-        sh_dim = sh_dims[sh_start]
+    for k, p in enumerate(t.rows()):
+        sh_dim = sh_dims[p.sh_start]
         scratch_start = len(sh_columns)
         meta[k] = (
-            in_start,
-            in_dim,
-            sh_start,
+            p.in_start,
+            p.in_dim,
+            p.sh_start,
             sh_dim,
-            out_start,
-            out_dim,
-            mul,
-            weight_offset,
+            p.out_start,
+            p.out_dim,
+            p.mul,
+            p.weight_offset,
             scratch_start,
         )
-        sh_columns.extend(range(sh_start, sh_start + sh_dim))
+        sh_columns.extend(range(p.sh_start, p.sh_start + sh_dim))
         if transposed:  # output goes to this path's own scratch columns
             meta[k, 4] = len(out_columns)
-            out_columns.extend(range(out_start, out_start + mul * out_dim))
-        a, b, c = t.cg_index[begin:end].T
-        cg[k, a, b, c] = t.cg_value[begin:end]
+            out_columns.extend(range(p.out_start, p.out_start + p.mul * p.out_dim))
+        a, b, c = t.cg_index[p.begin : p.end].T
+        cg[k, a, b, c] = t.cg_value[p.begin : p.end]
     channels = max(2, triton.next_power_of_2(int(meta[:, 6].max(initial=1))))
     return (
         meta,
