@@ -31,7 +31,8 @@ class TrainConfig:
     by lr_factor after lr_patience epochs whose validation loss improved by less than the
     relative lr_threshold (read from the config also on --resume).
     checkpoint_every: steps between atomic checkpoints. max_wall_time: seconds; training
-    stops (and is evaluated as finished) at the first epoch end past it, None for no limit.
+    stops (and is evaluated as finished) at the first epoch end past it, None for no limit;
+    --resume with a larger max_wall_time (or max_epochs) continues a run stopped by it.
     device: "cpu", "cuda", "cuda:K" or "auto" (under torchrun each process takes the GPU of
     its LOCAL_RANK). stop_after_steps: end the process abruptly after this many optimizer
     steps in this run (simulates a kill, for tests).

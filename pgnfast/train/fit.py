@@ -218,6 +218,14 @@ def fit(config, *, resume: bool = False) -> dict:
         if ema is not None:
             ema.load_state_dict(saved["ema"])
         state = saved["state"]
+        # a run stopped only by a limit goes on when the config raises that limit
+        limits_raised = {
+            "wall_time": config.max_wall_time is None
+            or state.get("wall_time", 0.0) < config.max_wall_time,
+            "max_epochs": state["epoch"] < config.max_epochs,
+        }
+        if limits_raised.get(state.get("stop_reason"), False):
+            state["finished"], state["stop_reason"] = False, None
     else:
         state["initial_validation_loss"] = _evaluate_loss(model, validation, config, dtype)
     if not resumed and distributed.is_main:
@@ -329,16 +337,17 @@ def fit(config, *, resume: bool = False) -> dict:
         state["wall_time"] = state.get("wall_time", 0.0) + time.time() - epoch_started
         limit = config.max_wall_time
         out_of_time = limit is not None and state["wall_time"] >= limit
-        if (
-            state["stale_epochs"] >= config.early_stopping_patience
-            or (lr_floor and state["stale_epochs"] >= config.lr_patience)
-            or out_of_time
+        if state["stale_epochs"] >= config.early_stopping_patience or (
+            lr_floor and state["stale_epochs"] >= config.lr_patience
         ):
-            state["finished"] = True
+            state["finished"], state["stop_reason"] = True, "converged"
+        elif out_of_time:
+            state["finished"], state["stop_reason"] = True, "wall_time"
         checkpoint()
     if progress is not None:
         progress.close()
-    state["finished"] = True
+    if not state["finished"]:
+        state["finished"], state["stop_reason"] = True, "max_epochs"
     checkpoint()
     if not distributed.is_main:
         return {}

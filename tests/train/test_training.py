@@ -130,6 +130,23 @@ def test_wall_time_limit_ends_training_after_the_epoch_it_passes(dataset, tmp_pa
     assert len(history) == 1 and metrics["steps"] == 5
 
 
+def test_resume_with_raised_limits_continues_to_the_straight_result(dataset, tmp_path):
+    straight = fit(_config(dataset, tmp_path / "straight", max_epochs=3, plots=False))
+    fit(_config(dataset, tmp_path / "grown", max_epochs=3, max_wall_time=0.0, plots=False))
+    # stopped by the wall time after epoch 0: the same limit on resume changes nothing
+    fit(
+        _config(dataset, tmp_path / "grown", max_epochs=3, max_wall_time=0.0, plots=False),
+        resume=True,
+    )
+    assert len(json.loads((tmp_path / "grown" / "history.json").read_text())) == 1
+    fit(_config(dataset, tmp_path / "grown", max_epochs=2, plots=False), resume=True)
+    assert len(json.loads((tmp_path / "grown" / "history.json").read_text())) == 2
+    grown = fit(_config(dataset, tmp_path / "grown", max_epochs=3, plots=False), resume=True)
+    history_a = json.loads((tmp_path / "straight" / "history.json").read_text())
+    history_b = json.loads((tmp_path / "grown" / "history.json").read_text())
+    assert history_a == history_b and grown["test"] == straight["test"]
+
+
 def test_config_without_r_max_is_refused(dataset, tmp_path):
     values = _config(dataset, tmp_path / "x").to_dict()
     del values["model"]["r_max"]
