@@ -1,19 +1,68 @@
 """Writers called by the engine after sweeps: extxyz trajectories and a JSON-lines log.
 
 A writer has ``open(engine)``, ``write(engine)`` (after every sweep; it decides whether to
-write from ``engine.sweeps_done``) and ``close()``. Resumed runs append; every record carries
-its sweep number, so records written after the last checkpoint of a killed run can be told
-apart (keep the last record of each sweep). Under the MPI backend every rank calls the
-writers (positions are gathered collectively) and only the root rank writes files.
+write from ``engine.sweeps_done``) and ``close()``. Resumed runs append: ``open`` first cuts
+each file back to the records of sweeps up to the engine's (those a killed run wrote after
+its last checkpoint, and a record cut short by the kill, are dropped and written again), so
+a resumed run's files equal the uninterrupted run's. Under the MPI backend every rank calls
+the writers (positions are gathered collectively) and only the root rank writes files.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from pathlib import Path
 
 import numpy as np
+
+_SWEEP_KEY = re.compile(rb"(?:^|\s)sweep=(\d+)")
+
+
+def _cut_json_lines(path: Path, last_sweep: int) -> None:
+    """Truncate a JSON-lines log before its first record past `last_sweep` (or cut short)."""
+    if not path.exists():
+        return
+    offset = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            try:
+                complete = line.endswith(b"\n") and json.loads(line)["sweep"] <= last_sweep
+            except (ValueError, KeyError, TypeError):
+                complete = False
+            if not complete:
+                break
+            offset += len(line)
+    if offset < path.stat().st_size:
+        os.truncate(path, offset)
+
+
+def _cut_extxyz(path: Path, last_sweep: int) -> None:
+    """Truncate an extxyz trajectory before its first frame past `last_sweep` (or cut short)."""
+    if not path.exists():
+        return
+    offset = 0
+    with open(path, "rb") as handle:
+        while True:
+            count_line = handle.readline()
+            if not count_line:
+                break
+            comment = handle.readline()
+            match = _SWEEP_KEY.search(comment)
+            try:
+                count = int(count_line)
+            except ValueError:
+                break
+            if match is None or int(match.group(1)) > last_sweep:
+                break
+            body = [handle.readline() for _ in range(count)]
+            if not all(line.endswith(b"\n") for line in body) or not comment.endswith(b"\n"):
+                break
+            offset += len(count_line) + len(comment) + sum(len(line) for line in body)
+    if offset < path.stat().st_size:
+        os.truncate(path, offset)
 
 
 class TrajectoryWriter:
@@ -30,6 +79,8 @@ class TrajectoryWriter:
     def open(self, engine) -> None:
         if engine.is_root:
             self.directory.mkdir(parents=True, exist_ok=True)
+            for t in range(len(engine.exchange.temperatures)):
+                _cut_extxyz(self.path(t), engine.sweeps_done)
 
     def path(self, temperature_index: int) -> Path:
         return self.directory / f"{self.prefix}T{temperature_index:02d}.extxyz"
@@ -79,6 +130,7 @@ class JsonLinesLog:
         if not engine.is_root:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _cut_json_lines(self.path, engine.sweeps_done)
         self._handle = open(self.path, "a")
         self._last_time, self._last_sweep = time.perf_counter(), engine.sweeps_done
 

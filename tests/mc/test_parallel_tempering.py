@@ -190,6 +190,50 @@ def test_writers_produce_extxyz_per_temperature_and_json_lines(tmp_path):
     assert records[-1]["sweeps_per_s"] > 0
 
 
+def test_resumed_writers_equal_the_uninterrupted_run(tmp_path):
+    from ase.io import read
+
+    def writers(directory):
+        return [
+            mc.TrajectoryWriter(directory, every=2),
+            mc.JsonLinesLog(directory / "log.jsonl"),
+        ]
+
+    straight = _engine()
+    straight.run(20, writers=writers(tmp_path / "straight"))
+    path = tmp_path / "state.npz"
+    crashed = _engine()
+    with pytest.raises(_Crash):
+        crashed.run(
+            30,
+            checkpoint=path,
+            checkpoint_every=5,
+            writers=[*writers(tmp_path / "resumed"), _CrashAt(13)],
+        )
+    with open(tmp_path / "resumed" / "log.jsonl", "a") as handle:
+        handle.write('{"sweep": 14, "temper')  # a record cut short by the kill
+    resumed = mc.ParallelTempering.from_checkpoint(path, crashed.potential)
+    assert resumed.sweeps_done == 10
+    resumed.run(10, writers=writers(tmp_path / "resumed"))
+    for t in range(3):
+        name = f"trajectory_T{t:02d}.extxyz"
+        a = read(tmp_path / "straight" / name, index=":")
+        b = read(tmp_path / "resumed" / name, index=":")
+        assert [f.info["sweep"] for f in b] == list(range(2, 21, 2))
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x.positions, y.positions)
+            assert x.info == y.info
+
+    def records(directory):
+        lines = open(directory / "log.jsonl").read().splitlines()
+        return [
+            {k: v for k, v in json.loads(line).items() if k != "sweeps_per_s"} for line in lines
+        ]
+
+    assert [r["sweep"] for r in records(tmp_path / "resumed")] == list(range(1, 21))
+    assert records(tmp_path / "resumed") == records(tmp_path / "straight")
+
+
 def test_bad_input_raises_clear_errors():
     cell = np.eye(3) * 5.0
     positions = np.random.default_rng(0).random((20, 3)) * 5.0
