@@ -35,7 +35,9 @@ class TrainConfig:
     --resume with a larger max_wall_time (or max_epochs) continues a run stopped by it.
     device: "cpu", "cuda", "cuda:K" or "auto" (under torchrun each process takes the GPU of
     its LOCAL_RANK). stop_after_steps: end the process abruptly after this many optimizer
-    steps in this run (simulates a kill, for tests).
+    steps in this run (simulates a kill, for tests). init_from: a model file (save_model)
+    whose weights start a new run, to fine-tune it (with other loss weights or schedule);
+    its hyperparameters must match `model` and the data's.
     """
 
     data: str | list = ""
@@ -68,6 +70,7 @@ class TrainConfig:
     progress: bool = True
     plots: bool = True
     stop_after_steps: int | None = None
+    init_from: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:

@@ -148,6 +148,18 @@ def build_model(config: TrainConfig, type_names, statistics) -> NequIP:
     )
     model = model.to(dtype=getattr(torch, config.dtype), device=training_device(config))
     model.set_energy_scale_shift(statistics["scale"], statistics["shift"])
+    if config.init_from:
+        start = load_model(config.init_from)
+        ignored = {"backend"}
+        mine = {k: v for k, v in model.hyperparameters.items() if k not in ignored}
+        theirs = {k: v for k, v in start.hyperparameters.items() if k not in ignored}
+        differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        if differ:
+            raise ValueError(
+                f"init_from {config.init_from}: the model file differs from this run in "
+                + ", ".join(f"{k} ({theirs.get(k)!r} there, {mine.get(k)!r} here)" for k in differ)
+            )
+        model.load_state_dict(start.state_dict())
     return model
 
 

@@ -160,3 +160,26 @@ def test_example_training_configs_are_valid(name):
 
     config = TrainConfig.from_yaml(Path(__file__).parents[2] / "examples" / name)
     assert config.model["r_max"] > 10.0  # nm: PGN cores, not atoms
+
+
+def test_init_from_starts_from_the_model_file_and_refuses_another_architecture(dataset, tmp_path):
+    from pgnfast.train.fit import build_model
+
+    fit(_config(dataset, tmp_path / "first", max_epochs=1, plots=False))
+    trained = load_model(tmp_path / "first" / "best_model.pt")
+    statistics = json.loads((tmp_path / "first" / "statistics.json").read_text())
+    type_names = statistics.pop("type_names")
+    config = _config(
+        dataset, tmp_path / "second", init_from=str(tmp_path / "first" / "best_model.pt")
+    )
+    started = build_model(config, type_names, statistics).state_dict()
+    assert all(torch.equal(started[k], v) for k, v in trained.state_dict().items())
+    fresh = build_model(_config(dataset, tmp_path / "third"), type_names, statistics)
+    assert not all(torch.equal(fresh.state_dict()[k], v) for k, v in started.items())
+    other = dict(TINY_MODEL, num_features=8)
+    with pytest.raises(ValueError, match="num_features"):
+        build_model(
+            _config(dataset, tmp_path / "fourth", model=other, init_from=config.init_from),
+            type_names,
+            statistics,
+        )
