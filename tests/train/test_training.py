@@ -154,7 +154,7 @@ def test_config_without_r_max_is_refused(dataset, tmp_path):
         TrainConfig.from_dict(values)
 
 
-@pytest.mark.parametrize("name", ["train.yaml", "accuracy.yaml"])
+@pytest.mark.parametrize("name", ["train.yaml", "accuracy.yaml", "accuracy_finetune.yaml"])
 def test_example_training_configs_are_valid(name):
     from pathlib import Path
 
