@@ -19,6 +19,7 @@ import json
 
 import numpy as np
 
+from ..data.configurations import _min_image
 from .design import default_design
 from .solver import solve
 
@@ -47,7 +48,7 @@ def grid_convergence(positions, cell, design, fractions=(3, 4, 6, 8)):
 def _pair_features(pos, cell, edges):
     inv = np.linalg.inv(cell)
     d = pos[:, None] - pos[None]
-    d = ((d @ inv) - np.round(d @ inv)) @ cell
+    d = _min_image(d, cell, inv)
     r = np.linalg.norm(d, axis=-1)
     n = len(pos)
     iu = np.triu_indices(n, 1)
@@ -98,13 +99,6 @@ def many_body_measure(design, n=64, configs=80, spacing=None, seed=0):
     return out
 
 
-def _minimum_image_distances(positions, cell, origin):
-    """(N,) minimum-image distances (nm) of every particle from `origin` (3,)."""
-    inv = np.linalg.inv(cell)
-    frac = (positions - origin) @ inv
-    return np.linalg.norm((frac - np.round(frac)) @ cell, axis=1)
-
-
 def force_range(
     positions, cell, design, radii, *, amplitude=2.0, particles=8, seed=0, **solve_options
 ):
@@ -125,12 +119,13 @@ def force_range(
     cell = np.asarray(cell, dtype=np.float64)
     base = solve(positions, cell, design, **solve_options)
     force_rms = float(np.sqrt(np.mean(np.sum(base.forces**2, axis=1))))
+    inv = np.linalg.inv(cell)
     chosen = np.linspace(0, len(positions) - 1, particles).round().astype(int)
     out = {}
     for radius in radii:
         changes = []
         for k in chosen:
-            far = _minimum_image_distances(positions, cell, positions[k]) > radius
+            far = np.linalg.norm(_min_image(positions - positions[k], cell, inv), axis=1) > radius
             for _attempt in range(20):
                 moved = positions.copy()
                 moved[far] += rng.normal(scale=amplitude, size=(int(far.sum()), 3))
