@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from provenance import git_commit
 
-from pgnfast.data import random_configurations
 from pgnfast.dft import default_design, solve
+from pgnfast.systems.pgn import random_configurations
 
 RESULTS = Path(__file__).parent / "results"
 

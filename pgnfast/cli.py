@@ -1,24 +1,30 @@
 """`pgnfast <command>`: the command-line entry point.
 
 Each command lives in its own module exposing `add_arguments(parser)` and `run(args) -> int`;
-only the chosen command's module is imported, so `pgnfast --help` stays fast.
+only the chosen command's module is imported, so `pgnfast --help` stays fast. pgnfast's own
+errors (bad input, unreadable files, mismatched resumes) print one line and exit with 2;
+`--traceback` shows the whole traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 # command -> (module, one-line help)
 COMMANDS = {
-    "demo": ("pgnfast.demo", "run the whole pipeline in miniature on the embedded default design"),
+    "demo": (
+        "pgnfast.systems.pgn.demo",
+        "run the whole pipeline in miniature on the embedded default design",
+    ),
     "neighbors": ("pgnfast.neighbors.cli", "build a neighbor list for an extxyz file and time it"),
-    "label": ("pgnfast.data.cli", "label configurations with the PGN classical DFT"),
+    "label": ("pgnfast.systems.pgn.label_cli", "label configurations with the PGN classical DFT"),
     "train": ("pgnfast.train.cli", "train a NequIP model from a YAML config"),
     "study": ("pgnfast.train.study_cli", "hyperparameter study over r_max, l_max, num_layers"),
     "mc": ("pgnfast.mc.cli", "parallel-tempering Monte Carlo from a YAML config"),
-    "study-pgn": ("pgnfast.pipeline.study_cli", "the full PGN study over several designs"),
+    "study-pgn": ("pgnfast.systems.pgn.study_cli", "the full PGN study over several designs"),
 }
 
 
@@ -38,9 +44,17 @@ def _available_commands() -> dict[str, tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    # --traceback is accepted anywhere on the line, before or after the command
+    show_traceback = "--traceback" in argv
+    argv = [a for a in argv if a != "--traceback"]
     commands = _available_commands()
     parser = argparse.ArgumentParser(prog="pgnfast", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        help="on a pgnfast error, print the whole traceback instead of one line",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module, help_text) in commands.items():
@@ -56,7 +70,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 1
-    return int(importlib.import_module(commands[args.command][0]).run(args) or 0)
+    from pgnfast.errors import PGNFastError
+
+    try:
+        return int(importlib.import_module(commands[args.command][0]).run(args) or 0)
+    except PGNFastError as error:
+        if show_traceback:
+            raise
+        print(f"pgnfast {args.command}: error: {error}", file=sys.stderr)
+        print("(run with --traceback for the details)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 
 #include "pgnfast/cell_list.hpp"
 #include "pgnfast/tp_conv.hpp"
+#include "tp_conv_bindings.hpp"
 
 namespace nb = nanobind;
 
@@ -55,74 +56,67 @@ nb::tuple cell_list(Points positions, Matrix3 cell, Matrix3 basis, std::tuple<bo
 }
 
 // ---- fused tensor-product convolution (contract: pgnfast/tp_conv.hpp) ------------------
-template <typename T>
-using In2 = nb::ndarray<const T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-template <typename T>
-using Out2 = nb::ndarray<T, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-template <typename T>
-using In1 = nb::ndarray<const T, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 using Index1 = nb::ndarray<const int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 using Index1Out = nb::ndarray<int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
-using Index2 = nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 
-template <typename T>
-pgnfast::TPConvPaths<T> path_tables(Index2 paths, Index2 cg_index, In1<T> cg_value,
-                                    Index2 out_blocks) {
-  if (paths.shape(1) != 9 || cg_index.shape(1) != 3 || out_blocks.shape(1) != 3 ||
-      cg_index.shape(0) != cg_value.shape(0))
-    throw std::invalid_argument("tp_conv: malformed path tables");
-  return {reinterpret_cast<const pgnfast::TPConvPath*>(paths.data()),
-          static_cast<int64_t>(paths.shape(0)), cg_index.data(), cg_value.data(),
-          reinterpret_cast<const pgnfast::TPConvBlock*>(out_blocks.data()),
-          static_cast<int64_t>(out_blocks.shape(0))};
-}
+// The CPU side of the shared tp_conv bindings (tp_conv_bindings.hpp): path tables
+// (paths (K, 9), cg_index (nnz, 3), cg_value (nnz,), out_blocks (B, 3)) and a thread count.
+struct CpuTPConv {
+  using Device = nb::device::cpu;
+  using IndexMatrix = pgnfast::bindings::IndexMatrix<Device>;
+  template <typename T>
+  using SegmentTables = std::tuple<IndexMatrix, IndexMatrix,
+                                   pgnfast::bindings::InVector<T, Device>, IndexMatrix>;
+  template <typename T>
+  using EdgeTables = SegmentTables<T>;
+  using Launch = int;
+  static constexpr const char* launch_name = "num_threads";
 
-template <typename T>
-void tp_conv_segments(In2<T> input, In2<T> sh, In2<T> weights, Index1 gather,
-                      std::optional<Index1> edge_order, Index1 segment_ptr, Index2 paths,
-                      Index2 cg_index, In1<T> cg_value, Index2 out_blocks, Out2<T> output,
-                      int num_threads) {
-  const int64_t edges = static_cast<int64_t>(sh.shape(0));
-  const int64_t segments = static_cast<int64_t>(output.shape(0));
-  if (weights.shape(0) != sh.shape(0) || gather.shape(0) != sh.shape(0) ||
-      segment_ptr.shape(0) != output.shape(0) + 1 ||
-      (edge_order && edge_order->shape(0) != sh.shape(0)))
-    throw std::invalid_argument("tp_conv_segments: inconsistent shapes");
-  pgnfast::SegmentConvArgs<T> args{input.data(), static_cast<int64_t>(input.shape(1)),
-                                   sh.data(), static_cast<int64_t>(sh.shape(1)),
-                                   weights.data(), static_cast<int64_t>(weights.shape(1)),
-                                   gather.data(), edge_order ? edge_order->data() : nullptr,
-                                   segment_ptr.data(), segments, output.data(),
-                                   static_cast<int64_t>(output.shape(1)), num_threads};
-  (void)edges;
-  auto tables = path_tables<T>(paths, cg_index, cg_value, out_blocks);
-  nb::gil_scoped_release release;
-  pgnfast::tp_conv_segments<T>(args, tables);
-}
+  template <typename T>
+  static pgnfast::TPConvPaths<T> path_tables(const SegmentTables<T>& tables) {
+    const auto& [paths, cg_index, cg_value, out_blocks] = tables;
+    if (paths.shape(1) != 9 || cg_index.shape(1) != 3 || out_blocks.shape(1) != 3 ||
+        cg_index.shape(0) != cg_value.shape(0))
+      throw std::invalid_argument("tp_conv: malformed path tables");
+    return {reinterpret_cast<const pgnfast::TPConvPath*>(paths.data()),
+            static_cast<int64_t>(paths.shape(0)),
+            cg_index.data(),
+            cg_value.data(),
+            static_cast<int64_t>(cg_value.shape(0)),
+            reinterpret_cast<const pgnfast::TPConvBlock*>(out_blocks.data()),
+            static_cast<int64_t>(out_blocks.shape(0))};
+  }
 
-template <typename T>
-void tp_conv_edge_grads(In2<T> node_features, In2<T> sh, In2<T> weights, In2<T> grad_output,
-                        Index1 senders, Index1 segment_ptr, Index2 paths, Index2 cg_index,
-                        In1<T> cg_value, Index2 out_blocks, Out2<T> grad_sh,
-                        Out2<T> grad_weights, int num_threads) {
-  if (weights.shape(0) != sh.shape(0) || senders.shape(0) != sh.shape(0) ||
-      grad_sh.shape(0) != sh.shape(0) || grad_weights.shape(0) != sh.shape(0) ||
-      grad_sh.shape(1) != sh.shape(1) || grad_weights.shape(1) != weights.shape(1) ||
-      segment_ptr.shape(0) != grad_output.shape(0) + 1)
-    throw std::invalid_argument("tp_conv_edge_grads: inconsistent shapes");
-  pgnfast::EdgeGradArgs<T> args{
-      node_features.data(), static_cast<int64_t>(node_features.shape(1)),
-      sh.data(), static_cast<int64_t>(sh.shape(1)),
-      weights.data(), static_cast<int64_t>(weights.shape(1)),
-      grad_output.data(), static_cast<int64_t>(grad_output.shape(1)),
-      senders.data(), segment_ptr.data(), static_cast<int64_t>(grad_output.shape(0)),
-      grad_sh.data(), grad_weights.data(), num_threads};
-  auto tables = path_tables<T>(paths, cg_index, cg_value, out_blocks);
-  nb::gil_scoped_release release;
-  pgnfast::tp_conv_edge_grads<T>(args, tables);
+  template <typename T>
+  static void segments(pgnfast::SegmentConvArgs<T> args, const SegmentTables<T>& tables,
+                       int num_threads) {
+    run(args, tables, num_threads, &pgnfast::tp_conv_segments<T>);
+  }
+
+  template <typename T>
+  static void edge_grads(pgnfast::EdgeGradArgs<T> args, const EdgeTables<T>& tables,
+                         int num_threads) {
+    run(args, tables, num_threads, &pgnfast::tp_conv_edge_grads<T>);
+  }
+
+  // kernel(args, path tables) on num_threads threads, without the GIL
+  template <typename Args, typename T>
+  static void run(Args args, const SegmentTables<T>& tables, int num_threads,
+                  void (*kernel)(const Args&, const pgnfast::TPConvPaths<T>&)) {
+    args.num_threads = num_threads;
+    const auto paths = path_tables<T>(tables);
+    nb::gil_scoped_release release;
+    kernel(args, paths);
+  }
+};
+
+void require_segment_pointers(const Index1Out& segment_ptr) {
+  if (segment_ptr.shape(0) == 0)
+    throw std::invalid_argument("segment_ptr must have num_segments + 1 >= 1 entries");
 }
 
 bool sorted_segments(Index1 keys, Index1Out segment_ptr) {
+  require_segment_pointers(segment_ptr);
   const int64_t segments = static_cast<int64_t>(segment_ptr.shape(0)) - 1;
   nb::gil_scoped_release release;
   return pgnfast::sorted_segments(keys.data(), static_cast<int64_t>(keys.shape(0)), segments,
@@ -130,6 +124,7 @@ bool sorted_segments(Index1 keys, Index1Out segment_ptr) {
 }
 
 bool counting_sort_segments(Index1 keys, Index1Out segment_ptr, Index1Out order) {
+  require_segment_pointers(segment_ptr);
   const int64_t segments = static_cast<int64_t>(segment_ptr.shape(0)) - 1;
   if (order.shape(0) != keys.shape(0))
     throw std::invalid_argument("counting_sort_segments: order must match keys");
@@ -166,26 +161,7 @@ NB_MODULE(_cpu, m) {
         "Most bytes of freed large arrays kept for reuse (0 disables the cache).");
   m.def("empty_memory_cache", &pgnfast::empty_large_memory_cache,
         "Give every cached block back to the OS.");
-  m.def("tp_conv_segments", &tp_conv_segments<float>, nb::arg("input"), nb::arg("sh"),
-        nb::arg("weights"), nb::arg("gather"), nb::arg("edge_order").none(),
-        nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),
-        nb::arg("out_blocks"), nb::arg("output"), nb::arg("num_threads") = 0,
-        "Fused segment tensor-product convolution (see pgnfast/tp_conv.hpp); writes output.");
-  m.def("tp_conv_segments", &tp_conv_segments<double>, nb::arg("input"), nb::arg("sh"),
-        nb::arg("weights"), nb::arg("gather"), nb::arg("edge_order").none(),
-        nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),
-        nb::arg("out_blocks"), nb::arg("output"), nb::arg("num_threads") = 0);
-  m.def("tp_conv_edge_grads", &tp_conv_edge_grads<float>, nb::arg("node_features"),
-        nb::arg("sh"), nb::arg("weights"), nb::arg("grad_output"), nb::arg("senders"),
-        nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),
-        nb::arg("out_blocks"), nb::arg("grad_sh"), nb::arg("grad_weights"),
-        nb::arg("num_threads") = 0,
-        "Per-edge gradients of the convolution w.r.t. sh and weights; writes both.");
-  m.def("tp_conv_edge_grads", &tp_conv_edge_grads<double>, nb::arg("node_features"),
-        nb::arg("sh"), nb::arg("weights"), nb::arg("grad_output"), nb::arg("senders"),
-        nb::arg("segment_ptr"), nb::arg("paths"), nb::arg("cg_index"), nb::arg("cg_value"),
-        nb::arg("out_blocks"), nb::arg("grad_sh"), nb::arg("grad_weights"),
-        nb::arg("num_threads") = 0);
+  pgnfast::bindings::def_tp_conv<CpuTPConv>(m);
   m.def("sorted_segments", &sorted_segments, nb::arg("keys"), nb::arg("segment_ptr"),
         "Fill segment_ptr (S+1,) from sorted int64 keys; False if unsorted or out of range.");
   m.def("counting_sort_segments", &counting_sort_segments, nb::arg("keys"),

@@ -13,6 +13,7 @@
 
 #include "pgnfast/cell_list_cuda.hpp"
 #include "pgnfast/tp_conv.hpp"
+#include "tp_conv_bindings.hpp"
 
 namespace nb = nanobind;
 
@@ -61,71 +62,49 @@ pgnfast::DeviceCellGrid make_grid(F64 positions, F64 sorted_positions, I64 sorte
 }
 
 // ---- fused tensor-product convolution (contract: pgnfast/tp_conv.hpp) ------------------
-template <typename T>
-using DeviceMatrix = nb::ndarray<T, nb::ndim<2>, nb::c_contig, nb::device::cuda>;
-template <typename T>
-using DeviceVector = nb::ndarray<T, nb::ndim<1>, nb::c_contig, nb::device::cuda>;
-using DeviceIndex = nb::ndarray<int64_t, nb::ndim<1>, nb::c_contig, nb::device::cuda>;
-using DeviceIndexMatrix = nb::ndarray<int64_t, nb::ndim<2>, nb::c_contig, nb::device::cuda>;
+// The CUDA side of the shared tp_conv bindings (tp_conv_bindings.hpp): column tables
+// (column_table (C, 3), entries (Q, 8), values (Q,)) on the device, and the caller's stream.
+struct CudaTPConv {
+  using Device = nb::device::cuda;
+  using IndexMatrix = pgnfast::bindings::IndexMatrix<Device>;
+  template <typename T>
+  using Columns = std::tuple<IndexMatrix, IndexMatrix, pgnfast::bindings::InVector<T, Device>>;
+  template <typename T>
+  using SegmentTables = Columns<T>;
+  template <typename T>
+  using EdgeTables = std::tuple<Columns<T>, Columns<T>>;  // weight columns, SH columns
+  using Launch = uintptr_t;
+  static constexpr const char* launch_name = "stream";
 
-template <typename T>
-pgnfast::TPConvColumns<T> column_tables(DeviceIndexMatrix table, DeviceIndexMatrix entries,
-                                        DeviceVector<T> values, size_t columns) {
-  if (table.shape(0) != columns || table.shape(1) != 3 || entries.shape(1) != 8 ||
-      entries.shape(0) != values.shape(0))
-    throw std::invalid_argument("tp_conv (cuda): malformed column tables");
-  return {table.data(), reinterpret_cast<const pgnfast::TPConvEntry*>(entries.data()),
-          values.data()};
-}
+  template <typename T>
+  static pgnfast::TPConvColumns<T> column_tables(const Columns<T>& tables, size_t columns) {
+    const auto& [table, entries, values] = tables;
+    if (table.shape(0) != columns || table.shape(1) != 3 || entries.shape(1) != 8 ||
+        entries.shape(0) != values.shape(0))
+      throw std::invalid_argument("tp_conv (cuda): malformed column tables");
+    return {table.data(), reinterpret_cast<const pgnfast::TPConvEntry*>(entries.data()),
+            values.data()};
+  }
 
-template <typename T>
-void tp_conv_segments(DeviceMatrix<T> input, DeviceMatrix<T> sh, DeviceMatrix<T> weights,
-                      DeviceIndex gather, std::optional<DeviceIndex> edge_order,
-                      DeviceIndex segment_ptr, DeviceIndexMatrix column_table,
-                      DeviceIndexMatrix entries, DeviceVector<T> values, DeviceMatrix<T> output,
-                      uintptr_t stream) {
-  if (weights.shape(0) != sh.shape(0) || gather.shape(0) != sh.shape(0) ||
-      segment_ptr.shape(0) != output.shape(0) + 1 ||
-      (edge_order && edge_order->shape(0) != sh.shape(0)))
-    throw std::invalid_argument("tp_conv_segments (cuda): inconsistent shapes");
-  pgnfast::SegmentConvArgs<T> args{input.data(), static_cast<int64_t>(input.shape(1)),
-                                   sh.data(), static_cast<int64_t>(sh.shape(1)),
-                                   weights.data(), static_cast<int64_t>(weights.shape(1)),
-                                   gather.data(), edge_order ? edge_order->data() : nullptr,
-                                   segment_ptr.data(), static_cast<int64_t>(output.shape(0)),
-                                   output.data(), static_cast<int64_t>(output.shape(1)), 0};
-  auto columns = column_tables<T>(column_table, entries, values, output.shape(1));
-  check(pgnfast::tp_conv_segments_cuda<T>(args, columns, reinterpret_cast<void*>(stream)),
-        "tp_conv_segments");
-}
+  template <typename T>
+  static void segments(const pgnfast::SegmentConvArgs<T>& args, const SegmentTables<T>& tables,
+                       uintptr_t stream) {
+    const auto columns = column_tables<T>(tables, static_cast<size_t>(args.output.cols));
+    check(pgnfast::tp_conv_segments_cuda<T>(args, columns, reinterpret_cast<void*>(stream)),
+          "tp_conv_segments");
+  }
 
-template <typename T>
-void tp_conv_edge_grads(DeviceMatrix<T> node_features, DeviceMatrix<T> sh,
-                        DeviceMatrix<T> weights, DeviceMatrix<T> grad_output,
-                        DeviceIndex senders, DeviceIndex segment_ptr,
-                        DeviceIndexMatrix weight_table, DeviceIndexMatrix weight_entries,
-                        DeviceVector<T> weight_values, DeviceIndexMatrix sh_table,
-                        DeviceIndexMatrix sh_entries, DeviceVector<T> sh_values,
-                        DeviceMatrix<T> grad_sh, DeviceMatrix<T> grad_weights, uintptr_t stream) {
-  if (weights.shape(0) != sh.shape(0) || senders.shape(0) != sh.shape(0) ||
-      grad_sh.shape(0) != sh.shape(0) || grad_weights.shape(0) != sh.shape(0) ||
-      grad_sh.shape(1) != sh.shape(1) || grad_weights.shape(1) != weights.shape(1) ||
-      segment_ptr.shape(0) != grad_output.shape(0) + 1)
-    throw std::invalid_argument("tp_conv_edge_grads (cuda): inconsistent shapes");
-  pgnfast::EdgeGradArgs<T> args{
-      node_features.data(), static_cast<int64_t>(node_features.shape(1)),
-      sh.data(), static_cast<int64_t>(sh.shape(1)),
-      weights.data(), static_cast<int64_t>(weights.shape(1)),
-      grad_output.data(), static_cast<int64_t>(grad_output.shape(1)),
-      senders.data(), segment_ptr.data(), static_cast<int64_t>(grad_output.shape(0)),
-      grad_sh.data(), grad_weights.data(), 0};
-  auto weight_columns = column_tables<T>(weight_table, weight_entries, weight_values,
-                                         weights.shape(1));
-  auto sh_columns = column_tables<T>(sh_table, sh_entries, sh_values, sh.shape(1));
-  check(pgnfast::tp_conv_edge_grads_cuda<T>(args, weight_columns, sh_columns,
-                                            reinterpret_cast<void*>(stream)),
-        "tp_conv_edge_grads");
-}
+  template <typename T>
+  static void edge_grads(const pgnfast::EdgeGradArgs<T>& args, const EdgeTables<T>& tables,
+                         uintptr_t stream) {
+    const auto weight_columns =
+        column_tables<T>(std::get<0>(tables), static_cast<size_t>(args.weights.cols));
+    const auto sh_columns = column_tables<T>(std::get<1>(tables), static_cast<size_t>(args.sh.cols));
+    check(pgnfast::tp_conv_edge_grads_cuda<T>(args, weight_columns, sh_columns,
+                                              reinterpret_cast<void*>(stream)),
+          "tp_conv_edge_grads");
+  }
+};
 
 }  // namespace
 
@@ -159,24 +138,5 @@ NB_MODULE(_cuda, m) {
               "cell_list_fill");
       });
 
-  m.def("tp_conv_segments", &tp_conv_segments<float>, nb::arg("input"), nb::arg("sh"),
-        nb::arg("weights"), nb::arg("gather"), nb::arg("edge_order").none(),
-        nb::arg("segment_ptr"), nb::arg("column_table"), nb::arg("entries"), nb::arg("values"),
-        nb::arg("output"), nb::arg("stream"),
-        "Fused segment tensor-product convolution on the device (pgnfast/tp_conv.hpp).");
-  m.def("tp_conv_segments", &tp_conv_segments<double>, nb::arg("input"), nb::arg("sh"),
-        nb::arg("weights"), nb::arg("gather"), nb::arg("edge_order").none(),
-        nb::arg("segment_ptr"), nb::arg("column_table"), nb::arg("entries"), nb::arg("values"),
-        nb::arg("output"), nb::arg("stream"));
-  m.def("tp_conv_edge_grads", &tp_conv_edge_grads<float>, nb::arg("node_features"),
-        nb::arg("sh"), nb::arg("weights"), nb::arg("grad_output"), nb::arg("senders"),
-        nb::arg("segment_ptr"), nb::arg("weight_table"), nb::arg("weight_entries"),
-        nb::arg("weight_values"), nb::arg("sh_table"), nb::arg("sh_entries"),
-        nb::arg("sh_values"), nb::arg("grad_sh"), nb::arg("grad_weights"), nb::arg("stream"),
-        "Per-edge gradients w.r.t. sh and weights on the device.");
-  m.def("tp_conv_edge_grads", &tp_conv_edge_grads<double>, nb::arg("node_features"),
-        nb::arg("sh"), nb::arg("weights"), nb::arg("grad_output"), nb::arg("senders"),
-        nb::arg("segment_ptr"), nb::arg("weight_table"), nb::arg("weight_entries"),
-        nb::arg("weight_values"), nb::arg("sh_table"), nb::arg("sh_entries"),
-        nb::arg("sh_values"), nb::arg("grad_sh"), nb::arg("grad_weights"), nb::arg("stream"));
+  pgnfast::bindings::def_tp_conv<CudaTPConv>(m);
 }

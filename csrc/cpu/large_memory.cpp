@@ -1,4 +1,8 @@
 // Large host blocks with a cache of freed ones (contract in pgnfast/large_memory.hpp).
+//
+// No OpenMP region lives here, but allocate() is called from inside the cell list's
+// parallel regions: it reports failure only by throwing AllocationError (which the caller
+// catches inside its region), and release() never throws (it runs in deleters).
 #include "pgnfast/large_memory.hpp"
 
 #include <sys/mman.h>
@@ -6,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <list>
 #include <mutex>
 #include <new>
@@ -30,6 +35,11 @@ size_t default_limit() {
   return std::min(size_t(8) << 30, ram / 4);
 }
 
+[[noreturn]] void out_of_memory(size_t bytes) {
+  throw AllocationError("pgnfast: could not allocate " + std::to_string(bytes) +
+                        " bytes (out of memory)");
+}
+
 struct Block {
   void* ptr;
   size_t capacity;
@@ -40,9 +50,11 @@ class LargeMemory {
   void* allocate(size_t bytes) {
     if (bytes < kCachedFrom) {
       void* p = std::malloc(bytes);
-      if (!p) throw std::bad_alloc();
+      if (!p) out_of_memory(bytes);
       return p;
     }
+    // the rounding below must not wrap around (no machine has that much memory anyway)
+    if (bytes > std::numeric_limits<size_t>::max() / 2) out_of_memory(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       // best fit among blocks no more than twice the request (a grown buffer still fits)
@@ -67,13 +79,18 @@ class LargeMemory {
     void* p = nullptr;
     if (posix_memalign(&p, kHugePage, capacity) != 0) {
       empty();  // give cached blocks back and try once more
-      if (posix_memalign(&p, kHugePage, capacity) != 0) throw std::bad_alloc();
+      if (posix_memalign(&p, kHugePage, capacity) != 0) out_of_memory(capacity);
     }
 #ifdef MADV_HUGEPAGE
     madvise(p, capacity, MADV_HUGEPAGE);
 #endif
     std::lock_guard<std::mutex> lock(mutex_);
-    live_[p] = capacity;
+    try {
+      live_[p] = capacity;
+    } catch (...) {  // the bookkeeping itself ran out of memory: do not leak the block
+      std::free(p);
+      out_of_memory(capacity);
+    }
     live_bytes_ += capacity;
     return p;
   }
@@ -96,7 +113,13 @@ class LargeMemory {
       return;
     }
     evict_until(limit_ - capacity);
-    free_.push_back({p, capacity});
+    try {
+      free_.push_back({p, capacity});
+    } catch (...) {  // no memory for the list node: free the block instead of caching it
+      lock.unlock();
+      std::free(p);
+      return;
+    }
     cached_ += capacity;
   }
 

@@ -115,9 +115,20 @@ __global__ void fill_kernel(DeviceCellGrid g, const int64_t* offsets, int64_t* o
 
 constexpr int kThreads = 128;
 
+// The grid handed over from Python must describe a real grid: the kernels index cell_start
+// with these numbers and never check them (a bad grid would read out of bounds).
+bool valid_grid(const DeviceCellGrid& g) {
+  if (g.n < 0 || !(g.cutoff > 0.0)) return false;
+  for (int d = 0; d < 3; ++d)
+    if (g.n_cells[d] < 1 || g.n_search[d] < 0) return false;
+  return g.n == 0 || (g.positions && g.sorted_positions && g.sorted_index && g.image &&
+                      g.cell_start);
+}
+
 }  // namespace
 
 int cell_list_count_cuda(const DeviceCellGrid& grid, int64_t* counts, void* stream) {
+  if (!valid_grid(grid)) return static_cast<int>(cudaErrorInvalidValue);
   if (grid.n == 0) return 0;
   const unsigned blocks = (unsigned)((grid.n + kThreads - 1) / kThreads);
   count_kernel<<<blocks, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(grid, counts);
@@ -127,6 +138,7 @@ int cell_list_count_cuda(const DeviceCellGrid& grid, int64_t* counts, void* stre
 int cell_list_fill_cuda(const DeviceCellGrid& grid, const int64_t* offsets, int64_t* out_i,
                         int64_t* out_j, int32_t* out_shifts, double* out_vectors,
                         double* out_distances, void* stream) {
+  if (!valid_grid(grid)) return static_cast<int>(cudaErrorInvalidValue);
   if (grid.n == 0) return 0;
   const unsigned blocks = (unsigned)((grid.n + kThreads - 1) / kThreads);
   fill_kernel<<<blocks, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(

@@ -1,5 +1,6 @@
-"""ASE calculator for pgnfast models. Units are pgnfast's: Atoms positions and cell are read as
-nm, energies are kT, forces kT/nm and stress kT/nm^3 (the units of the labeled extxyz files)."""
+"""ASE calculator for pgnfast models. Atoms positions and cell are read in the model's
+length unit and results are in its units (`model.units`; PGN: nm, kT, kT/nm, kT/nm^3, the
+units of the labeled extxyz files)."""
 
 from __future__ import annotations
 
@@ -8,38 +9,42 @@ import torch
 from ase.calculators.calculator import Calculator, all_changes
 
 from ..nn.graph import build_graph
+from ..validation import read_type_column
 
 
 class PGNCalculator(Calculator):
     """ASE calculator backed by a NequIP model (a module or a path to a model file).
 
-    Particle types come from ``atoms.arrays["types"]`` if present, else from the chemical
-    symbols looked up in the model's type_names, else all type 0. Per-particle design
-    scalars come from ``atoms.arrays["descriptors"]`` for models that take them. stress is
-    ASE's Voigt order (xx, yy, zz, yz, xz, xy), only for fully periodic cells.
+    Particle types come from the integer ``type`` column (pgnfast's extxyz files; the old
+    name ``types`` is still read), else from the chemical symbols looked up in the model's
+    type_names; all type 0 only for a one-type model, otherwise InputError. Per-particle
+    design scalars come from ``atoms.arrays["descriptors"]`` for models that take them.
+    stress is ASE's Voigt order (xx, yy, zz, yz, xz, xy), only for fully periodic cells.
+    units: checked against the model's recorded units when given ("pgn", "atomistic" or a
+    dict). Bad input (non-finite positions, a bad cell, types out of range, coincident
+    particles) raises InputError.
     """
 
     implemented_properties = ["energy", "energies", "forces", "stress", "free_energy"]
 
-    def __init__(self, model_or_path, *, neighbor_backend: str = "auto", **kwargs):
+    def __init__(self, model_or_path, *, neighbor_backend: str = "auto", units=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(model_or_path, torch.nn.Module):
             model = model_or_path
+            if units is not None:
+                from ..units import check_units
+
+                check_units(getattr(model, "units", None), units, "the model")
         else:
             from ..nn.io import load_model
 
-            model = load_model(model_or_path)
+            model = load_model(model_or_path, units=units)
         self.model = model.eval()
         self.neighbor_backend = neighbor_backend
 
     def _types(self, atoms) -> np.ndarray:
-        if "types" in atoms.arrays:
-            return np.asarray(atoms.arrays["types"], np.int64)
-        symbols = atoms.get_chemical_symbols()
-        names = self.model.type_names
-        if all(s in names for s in symbols):
-            return np.array([names.index(s) for s in symbols], np.int64)
-        return np.zeros(len(atoms), np.int64)
+        """(N,) int64 types of `atoms` (see the class docstring)."""
+        return read_type_column(atoms, self.model.num_types, self.model.type_names)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
@@ -49,15 +54,24 @@ class PGNCalculator(Calculator):
         descriptors = atoms.arrays.get("descriptors") if self.model.node_descriptors else None
         device = self.model.energy_scale.device
         graph = build_graph(
-            [(atoms.positions, cell, self._types(atoms), pbc, descriptors)],
+            [
+                (
+                    atoms.positions,
+                    cell if any(pbc) or cell.any() else None,
+                    self._types(atoms),
+                    pbc,
+                    descriptors,
+                )
+            ],
             self.model.r_max,
             dtype=self.model.dtype,
             device=device,
             neighbor_backend=self.neighbor_backend,
+            num_types=self.model.num_types,
         )
         want_stress = "stress" in properties and all(pbc)
         out = self.model(graph, compute_forces=True, compute_stress=want_stress, create_graph=False)
-        energy = float(out["energy"][0])
+        energy = float(out["energy"][0].detach())
         self.results = {
             "energy": energy,
             "free_energy": energy,

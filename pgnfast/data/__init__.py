@@ -1,7 +1,7 @@
-"""Configurations, extxyz datasets and the labeling farm (units: nm, kT)."""
+"""extxyz datasets and the labeling farm (units recorded per dataset). PGN configurations
+moved to `pgnfast.systems.pgn` (`random_configurations`, `KINDS`)."""
 
-from .configurations import KINDS, random_configurations
 from .farm import label
 from .io import read_dataset, write_extxyz
 
-__all__ = ["KINDS", "label", "random_configurations", "read_dataset", "write_extxyz"]
+__all__ = ["label", "read_dataset", "write_extxyz"]

@@ -23,6 +23,9 @@ import numpy as np
 from pgnfast.dft.design import PGNDesign
 
 from .._atomic import write_json
+from ..errors import InputError
+from ..units import PGN
+from ..validation import read_type_column
 from .io import labeled_frame, write_extxyz
 
 
@@ -36,8 +39,10 @@ def content_hash(atoms, design: PGNDesign, settings: dict) -> str:
     return digest.hexdigest()[:20]
 
 
-def _types(atoms):
-    return atoms.arrays["type"] if "type" in atoms.arrays else np.zeros(len(atoms), np.int64)
+def _types(atoms, n_types: int | None = None):
+    """The particle types (the `type` column, or a legacy name; zeros when neither exists
+    and the design has one type)."""
+    return read_type_column(atoms, n_types)
 
 
 def _pin_threads(threads: int) -> None:
@@ -58,7 +63,7 @@ def label_one(atoms, design: PGNDesign, settings: dict, threads: int | None = No
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     key = content_hash(atoms, design, settings)
     try:
-        types = _types(atoms) if design.n_types > 1 else None
+        types = _types(atoms, design.n_types) if design.n_types > 1 else None
         result = solve(atoms.positions, atoms.cell[:], design, types=types, **settings)
     except NotConverged as err:
         return key, "failed", f"not converged: {err}"
@@ -69,6 +74,7 @@ def label_one(atoms, design: PGNDesign, settings: dict, threads: int | None = No
 
 def _write_manifest(out: Path, shards: dict, failures: dict, design: PGNDesign, settings):
     manifest = {
+        "units": dict(PGN),
         "design": design.to_dict(),
         "settings": settings,
         "shards": [{"hash": k, "file": f"shards/{k}.extxyz"} for k in shards],
@@ -99,6 +105,7 @@ def label(
     (out / "shards").mkdir(parents=True, exist_ok=True)
     settings = {"spacing": spacing, "tol": tol}
     configurations = list(configurations)
+    _check_configurations(configurations, design)
     keys = [content_hash(a, design, settings) for a in configurations]
     shards = {k: True for k in keys if (out / "shards" / f"{k}.extxyz").exists()}
     failures: dict[str, str] = {}
@@ -131,6 +138,22 @@ def label(
             stacklevel=2,
         )
     return out
+
+
+def _check_configurations(configurations, design: PGNDesign) -> None:
+    """InputError naming the first configuration that is no ase.Atoms or whose types do not
+    fit the design."""
+    import ase
+
+    for index, atoms in enumerate(configurations):
+        if not isinstance(atoms, ase.Atoms):
+            raise InputError(
+                f"configuration {index} must be an ase.Atoms, got {type(atoms).__name__}"
+            )
+        try:
+            read_type_column(atoms, design.n_types)
+        except InputError as error:
+            raise InputError(f"configuration {index}: {error}") from error
 
 
 def _run(executor, todo, design, settings, threads, out, shards, failures, progress):

@@ -2,8 +2,12 @@
 voxels; each chunk accumulates per-particle sums in its own row, so threads never race.
 
 Geometry: voxel v has centre ((i + 1/2)/m0, (j + 1/2)/m1, (k + 1/2)/m2) @ cell. Particles are
-binned by fractional coordinate; a voxel visits only the bins within a search radius
-(each bin once, so each particle at most once: its minimum image).
+binned by fractional coordinate (`bins` = (cell, inv, positions, nb, bin_start, bin_particles,
+widths), see solver._bins); a voxel visits only the bins within a search radius (each bin
+once, so each particle at most once: its minimum image). That bin search is written once,
+in `_gather`, and every kernel reaches it through `_voxel_candidates`. `settings` =
+(R^2 nm^2, smoothing width w nm, truncation kT, chi cutoff in widths, voxel volume nm^3,
+number of voxel chunks).
 """
 
 from __future__ import annotations
@@ -47,25 +51,23 @@ def _minimum_image(x, p, cell, inv, out):
 
 
 @njit(**_SERIAL)
-def _gather(
-    frac,
-    radius,
-    cell,
-    inv,
-    positions,
-    nb,
-    bin_start,
-    bin_particles,
-    widths,
-    out_idx,
-    out_r,
-    xyz,
-    disp,
-):
-    """Particles in the bins within `radius` of the voxel at fractional `frac`; returns count.
+def _candidate_scratch(n_part):
+    """One thread's scratch for `_gather`: (particle ids (n_part,) int32, distances (n_part,)
+    nm, fractional point (3,), Cartesian point (3,) nm, displacement (3,) nm)."""
+    return (np.empty(n_part, np.int32), np.empty(n_part), np.empty(3), np.empty(3), np.empty(3))
 
-    Writes particle ids to out_idx and minimum-image distances |x - r_j| to out_r.
+
+@njit(**_SERIAL)
+def _gather(search_radius, bins, scratch):
+    """The voxel-gather loop: every particle in the bins within `search_radius` (nm) of the
+    point at fractional coordinate scratch[2], each once, at its minimum image.
+
+    bins: (cell, inv, positions, nb, bin_start, bin_particles, widths). Writes the point's
+    Cartesian position to scratch[3], particle ids to scratch[0] and distances |x - r_j| (nm)
+    to scratch[1]; returns how many.
     """
+    cell, inv, positions, nb, bin_start, bin_particles, widths = bins
+    out_idx, out_r, frac, xyz, disp = scratch
     for c in range(3):
         xyz[c] = frac[0] * cell[0, c] + frac[1] * cell[1, c] + frac[2] * cell[2, c]
     lo = np.empty(3, np.int64)
@@ -74,7 +76,7 @@ def _gather(
         home = int(frac[k] * nb[k])
         if home >= nb[k]:
             home = nb[k] - 1
-        reach = int(math.ceil(radius * nb[k] / widths[k]))
+        reach = int(math.ceil(search_radius * nb[k] / widths[k]))
         if 2 * reach + 1 >= nb[k]:
             lo[k] = 0
             cnt[k] = nb[k]
@@ -97,47 +99,42 @@ def _gather(
     return n
 
 
+@njit(**_SERIAL)
+def _voxel_candidates(v, m, search_radius, bins, scratch):
+    """The particles within `search_radius` (nm) of the centre of voxel v of the (m0, m1, m2)
+    grid (see `_gather`): returns their count n; ids in scratch[0][:n], distances in
+    scratch[1][:n], the voxel centre in scratch[3]."""
+    _voxel_frac(v, m[0], m[1], m[2], scratch[2])
+    return _gather(search_radius, bins, scratch)
+
+
+@njit(**_SERIAL)
+def _nearest_gap(n, idx, rr, radius):
+    """min over the n gathered particles of |x - r_j| - a_j (nm; inf when n = 0)."""
+    best = np.inf
+    for t in range(n):
+        s = rr[t] - radius[idx[t]]
+        if s < best:
+            best = s
+    return best
+
+
 @njit(**NUMBA_FLAGS)
-def nearest_surface(
-    m, cell, inv, positions, radius, nb, bin_start, bin_particles, widths, bin_length, n_chunks
-):
+def nearest_surface(m, bins, radius, bin_length, n_chunks):
     """Per voxel, the distance (nm) from its centre to the nearest core surface (>= 0)."""
     n_vox = m[0] * m[1] * m[2]
-    n_part = positions.shape[0]
+    n_part = bins[2].shape[0]
     a_max = radius.max()
     out = np.empty(n_vox)
     per = (n_vox + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
-        idx = np.empty(n_part, np.int32)
-        rr = np.empty(n_part)
-        frac = np.empty(3)
-        xyz = np.empty(3)
-        disp = np.empty(3)
+        scratch = _candidate_scratch(n_part)
         for v in range(chunk * per, min(n_vox, (chunk + 1) * per)):
-            _voxel_frac(v, m[0], m[1], m[2], frac)
             shell = 1
             while True:
                 search = shell * bin_length
-                n = _gather(
-                    frac,
-                    search,
-                    cell,
-                    inv,
-                    positions,
-                    nb,
-                    bin_start,
-                    bin_particles,
-                    widths,
-                    idx,
-                    rr,
-                    xyz,
-                    disp,
-                )
-                best = np.inf
-                for t in range(n):
-                    s = rr[t] - radius[idx[t]]
-                    if s < best:
-                        best = s
+                n = _voxel_candidates(v, m, search, bins, scratch)
+                best = _nearest_gap(n, scratch[0], scratch[1], radius)
                 if best + a_max <= search or n == n_part:
                     break
                 shell += 1
@@ -148,21 +145,10 @@ def nearest_surface(
 @njit(**NUMBA_FLAGS)
 def build_entries(
     m,
-    cell,
-    inv,
-    positions,
+    bins,
     radius,
-    nb,
-    bin_start,
-    bin_particles,
-    widths,
     search_radius,
-    chain_size2,
-    width,
-    truncation_kt,
-    chi_cutoff,
-    dv,
-    n_chunks,
+    settings,
     offsets,
     idx_out,
     weight_out,
@@ -176,38 +162,16 @@ def build_entries(
     weight_out = exp(-(c_j - c_min)), avail_dv = A(x) * voxel volume (nm^3) with A over every
     core within chi_cutoff widths, c_min_out = min_k c_k(x) (kT).
     """
+    chain_size2, width, truncation_kt, chi_cutoff, dv, n_chunks = settings
     n_vox = m[0] * m[1] * m[2]
-    n_part = positions.shape[0]
+    n_part = bins[2].shape[0]
     per = (n_vox + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
-        idx = np.empty(n_part, np.int32)
-        rr = np.empty(n_part)
-        frac = np.empty(3)
-        xyz = np.empty(3)
-        disp = np.empty(3)
+        scratch = _candidate_scratch(n_part)
+        idx, rr = scratch[0], scratch[1]
         for v in range(chunk * per, min(n_vox, (chunk + 1) * per)):
-            _voxel_frac(v, m[0], m[1], m[2], frac)
-            n = _gather(
-                frac,
-                search_radius,
-                cell,
-                inv,
-                positions,
-                nb,
-                bin_start,
-                bin_particles,
-                widths,
-                idx,
-                rr,
-                xyz,
-                disp,
-            )
-            s_min = np.inf
-            for t in range(n):
-                s = rr[t] - radius[idx[t]]
-                if s < s_min:
-                    s_min = s
-            s_min = max(s_min, 0.0)
+            n = _voxel_candidates(v, m, search_radius, bins, scratch)
+            s_min = max(_nearest_gap(n, idx, rr, radius), 0.0)
             c_min = 1.5 * s_min * s_min / chain_size2
             s_cut2 = (c_min + truncation_kt) * chain_size2 / 1.5
             if not fill:
@@ -234,6 +198,16 @@ def build_entries(
             c_min_out[v] = c_min
 
 
+@njit(**_SERIAL)
+def _sum_in_order(values):
+    """sum(values), added first to last. (Inside a parallel kernel values.sum() becomes a
+    parallel reduction whose order, hence last bits, depends on the thread count.)"""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
 @njit(**NUMBA_FLAGS)
 def sweep(offsets, idx, weight, avail_dv, u, n_chunks, partial):
     """One dual evaluation with u_j = exp(psi_j): returns (filled_j = sum_x dv phi_j(x) in nm^3,
@@ -254,7 +228,7 @@ def sweep(offsets, idx, weight, avail_dv, u, n_chunks, partial):
                 j = idx[k]
                 partial[chunk, j] += u[j] * weight[k] * scale
         log_sums[chunk] = acc
-    return partial.sum(axis=0), log_sums.sum()
+    return partial.sum(axis=0), _sum_in_order(log_sums)
 
 
 @njit(**NUMBA_FLAGS)
@@ -281,26 +255,15 @@ def laplacian(offsets, idx, weight, avail_dv, u, n_chunks, partial):
 @njit(**NUMBA_FLAGS)
 def energies_gradient(
     m,
-    cell,
-    inv,
-    positions,
+    bins,
     radius,
-    nb,
-    bin_start,
-    bin_particles,
-    widths,
     search_radius,
+    settings,
     avail_dv,
     c_min,
     u,
     psi,
     mean_psi_weighted,
-    chain_size2,
-    width,
-    truncation_kt,
-    chi_cutoff,
-    dv,
-    n_chunks,
 ):
     """Per-particle free energies times V_ch (kT nm^3) and the gradient of F times V_ch.
 
@@ -308,34 +271,18 @@ def energies_gradient(
     + dA/dr_k (sum_i w_i psi_i - ln Z)] (envelope theorem, see pgn-functional.md). Visits the
     same particles as build_entries, in the same order.
     """
+    chain_size2, width, truncation_kt, chi_cutoff, dv, n_chunks = settings
+    cell, inv, positions = bins[0], bins[1], bins[2]
     n_vox = avail_dv.shape[0]
     n_part = positions.shape[0]
     per = (n_vox + n_chunks - 1) // n_chunks
     energy_rows = np.zeros((n_chunks, n_part))
     grad_rows = np.zeros((n_chunks, n_part, 3))
     for chunk in prange(n_chunks):
-        idx = np.empty(n_part, np.int32)
-        rr = np.empty(n_part)
-        frac = np.empty(3)
-        xyz = np.empty(3)
-        disp = np.empty(3)
+        scratch = _candidate_scratch(n_part)
+        idx, rr, xyz, disp = scratch[0], scratch[1], scratch[3], scratch[4]
         for v in range(chunk * per, min(n_vox, (chunk + 1) * per)):
-            _voxel_frac(v, m[0], m[1], m[2], frac)
-            n = _gather(
-                frac,
-                search_radius,
-                cell,
-                inv,
-                positions,
-                nb,
-                bin_start,
-                bin_particles,
-                widths,
-                idx,
-                rr,
-                xyz,
-                disp,
-            )
+            n = _voxel_candidates(v, m, search_radius, bins, scratch)
             s_cut2 = (c_min[v] + truncation_kt) * chain_size2 / 1.5
             z = 0.0
             for t in range(n):
@@ -379,16 +326,14 @@ def energies_gradient(
 
 
 @njit(**_SERIAL)
-def contact_pairs(positions, cell, inv, radius, nb, bin_start, bin_particles, widths, cutoff):
+def contact_pairs(bins, radius, cutoff):
     """Pairs i < j of cores closer than `cutoff` (minimum image): (i, j, displacement r_j - r_i)."""
+    cell, inv, positions = bins[0], bins[1], bins[2]
     n = positions.shape[0]
     pairs_i, pairs_j = [], []
     vectors = []
-    idx = np.empty(n, np.int32)
-    rr = np.empty(n)
-    frac = np.empty(3)
-    xyz = np.empty(3)
-    disp = np.empty(3)
+    scratch = _candidate_scratch(n)
+    idx, rr, frac = scratch[0], scratch[1], scratch[2]
     for i in range(n):
         for c in range(3):
             frac[c] = (
@@ -396,21 +341,7 @@ def contact_pairs(positions, cell, inv, radius, nb, bin_start, bin_particles, wi
                 + positions[i, 1] * inv[1, c]
                 + positions[i, 2] * inv[2, c]
             ) % 1.0
-        m = _gather(
-            frac,
-            cutoff,
-            cell,
-            inv,
-            positions,
-            nb,
-            bin_start,
-            bin_particles,
-            widths,
-            idx,
-            rr,
-            xyz,
-            disp,
-        )
+        m = _gather(cutoff, bins, scratch)
         for t in range(m):
             j = idx[t]
             if j > i and rr[t] < cutoff:

@@ -8,28 +8,44 @@ polymer (chain length, Kuhn length, segment volume) is one for the whole system.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import DFTInputError
 
-def _per_type(value, name: str) -> tuple[float, ...]:
-    values = (value,) if np.isscalar(value) else tuple(value)
-    if len(values) == 0:
-        raise ValueError(f"{name} needs at least one value (one per particle type)")
-    out = tuple(float(v) for v in values)
-    for v in out:
-        if not math.isfinite(v) or v <= 0:
-            raise ValueError(f"{name} must be finite and > 0, got {v!r}")
-    return out
+
+def _number(value) -> float:
+    """`value` as a float; NaN when it is no number. Bools are refused; a numeral string is
+    read (PyYAML loads 5e-1 as one)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, numbers.Real)):
+        return math.nan
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
 
 
 def _positive(value, name: str) -> float:
-    v = float(value)
+    """A finite number > 0, as float."""
+    v = _number(value)
     if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+        raise DFTInputError(f"{name} must be a finite number > 0, got {value!r}")
     return v
+
+
+def _per_type(value, name: str) -> tuple[float, ...]:
+    """One positive value per particle type, from a number or a sequence of numbers."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()  # a 0-d array becomes a number
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return (_positive(value, name),)
+    values = tuple(value)
+    if len(values) == 0:
+        raise DFTInputError(f"{name} needs at least one value (one per particle type)")
+    return tuple(_positive(v, f"{name} of type {k}") for k, v in enumerate(values))
 
 
 @dataclass(frozen=True)
@@ -58,14 +74,23 @@ class PGNDesign:
         if len(radius) == 1 and len(sigma) > 1:
             radius = radius * len(sigma)
         if len(radius) != len(sigma):
-            raise ValueError(
+            raise DFTInputError(
                 f"core_radius has {len(radius)} types but grafting_density has {len(sigma)}"
             )
-        n = _positive(self.chain_length, "chain_length (Kuhn segments)")
-        if n < 1:
-            raise ValueError(f"chain_length must be at least 1 Kuhn segment, got {n}")
-        _positive(self.kuhn_length, "kuhn_length (nm)")
-        _positive(self.segment_volume, "segment_volume (nm^3)")
+        scalars = {
+            "chain_length": "Kuhn segments",
+            "kuhn_length": "nm",
+            "segment_volume": "nm^3",
+        }
+        for name, unit in scalars.items():
+            value = getattr(self, name)
+            number = _positive(value, f"{name} ({unit})")
+            if isinstance(value, str):  # a numeral string from YAML: stored as its number
+                object.__setattr__(self, name, number)
+        if self.chain_length < 1:
+            raise DFTInputError(
+                f"chain_length must be at least 1 Kuhn segment, got {self.chain_length!r}"
+            )
         # keep user-facing fields as given, but normalised to tuples when sequences
         object.__setattr__(self, "core_radius", radius if len(radius) > 1 else radius[0])
         object.__setattr__(self, "grafting_density", sigma if len(sigma) > 1 else sigma[0])
@@ -115,11 +140,13 @@ class PGNDesign:
     def _counts(self, n_per_type) -> np.ndarray:
         counts = np.atleast_1d(np.asarray(n_per_type, dtype=float))
         if counts.shape != (self.n_types,):
-            raise ValueError(
+            raise DFTInputError(
                 f"n_per_type needs {self.n_types} counts (one per type), got {counts.tolist()}"
             )
-        if (counts < 0).any():
-            raise ValueError(f"n_per_type must be >= 0, got {counts.tolist()}")
+        bad = ~(np.isfinite(counts) & (counts >= 0))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise DFTInputError(f"n_per_type[{k}] = {counts[k]} must be a finite count >= 0")
         return counts
 
     def box_volume(self, n_per_type) -> float:
@@ -164,10 +191,10 @@ class PGNDesign:
         known = {"core_radius", "grafting_density", "chain_length", "kuhn_length", "segment_volume"}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown design keys {sorted(unknown)}; expected {sorted(known)}")
+            raise DFTInputError(f"unknown design keys {sorted(unknown)}; expected {sorted(known)}")
         missing = known - set(data)
         if missing:
-            raise ValueError(f"design is missing {sorted(missing)}")
+            raise DFTInputError(f"design is missing {sorted(missing)}")
         return cls(**data)
 
     @classmethod

@@ -14,7 +14,8 @@ import numpy as np
 from pgnfast.potentials.base import PotentialBase
 
 from .design import PGNDesign
-from .solver import CoreOverlapError, DFTResult, solve
+from .errors import CoreOverlapError, DFTInputError
+from .solver import DFTResult, solve
 
 
 class Functional(PotentialBase):
@@ -38,7 +39,7 @@ class Functional(PotentialBase):
     def solve(self, positions, cell, types=None, pbc=True) -> DFTResult:
         """Label one system (nm), warm-started from the previous solve when N matches."""
         if not np.all(np.asarray(pbc)):
-            raise ValueError(
+            raise DFTInputError(
                 "the PGN DFT is defined for fully periodic boxes only (pbc=True): "
                 "the chains must fill the whole cell"
             )

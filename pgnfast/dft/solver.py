@@ -12,8 +12,10 @@ Implements pgn-functional.md exactly (units: nm, kT). Choices the contract leave
   `check_reach=False`, which the dense-oracle comparisons on tiny boxes use).
 - Core occupancy is kept while |x - r_i| - a_i < 12 w (chi < 4e-11 beyond, below the dual
   tolerance); that radius also enters the reach.
-- Bad input: cores overlapping by more than half the smaller radius, non-finite values,
-  fewer than 4 voxels along a cell vector, spacing above the smallest radius.
+- Bad input (checks in inputs.py): cores overlapping by more than half the smaller radius,
+  non-finite values, singular cells, types out of the design's range, fewer than 4 voxels
+  along a cell vector, spacing above the smallest radius, a warm start whose exp over- or
+  underflows.
 - Gauge: mean(psi) = 0. Cold start psi_i = ln w_i (exact for R -> infinity).
 """
 
@@ -25,24 +27,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pgnfast.geometry import face_widths
+
 from . import _kernels, config
 from .design import PGNDesign
+from .errors import CoreOverlapError, DFTInputError, NotConverged
+from .inputs import check_inputs, check_settings, check_start, check_warm_start
 
-
-class DFTInputError(ValueError):
-    """The configuration, cell, design or settings cannot be labeled (the message says why)."""
-
-
-class CoreOverlapError(DFTInputError):
-    """Two cores overlap by more than config.MAX_CORE_OVERLAP of the smaller radius."""
-
-
-class NotConverged(RuntimeError):
-    """The dual solve stopped before the stopping rule; `.result` holds the partial DFTResult."""
-
-    def __init__(self, message: str, result: DFTResult):
-        super().__init__(message)
-        self.result = result
+__all__ = ["CoreOverlapError", "DFTInputError", "DFTResult", "NotConverged", "solve"]
 
 
 @dataclass(frozen=True)
@@ -64,14 +56,6 @@ class DFTResult:
 
 
 # --------------------------------------------------------------------------- geometry
-def _face_widths(cell: np.ndarray) -> np.ndarray:
-    """Distance between opposite faces along each cell vector, nm."""
-    volume = abs(np.linalg.det(cell))
-    return np.array(
-        [volume / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)]
-    )
-
-
 def _bins(frac: np.ndarray, widths: np.ndarray, bin_length: float):
     nb = np.maximum(1, np.floor(widths / bin_length)).astype(np.int64)
     cells = np.minimum((frac * nb).astype(np.int64), nb - 1)
@@ -80,47 +64,6 @@ def _bins(frac: np.ndarray, widths: np.ndarray, bin_length: float):
     start = np.zeros(nb.prod() + 1, np.int64)
     np.cumsum(np.bincount(bin_id, minlength=nb.prod()), out=start[1:])
     return nb, start, order
-
-
-def _validate(positions, cell, design, types, spacing, tol):
-    if not isinstance(design, PGNDesign):
-        raise DFTInputError(f"design must be a PGNDesign, got {type(design).__name__}")
-    pos = np.array(positions, dtype=np.float64)
-    if pos.ndim != 2 or pos.shape[1] != 3 or len(pos) < 2:
-        raise DFTInputError(f"positions must be (N, 3) with N >= 2 (nm), got shape {pos.shape}")
-    if not np.isfinite(pos).all():
-        raise DFTInputError("positions contain NaN or infinite values")
-    box = np.array(cell, dtype=np.float64)
-    if box.shape == (3,):
-        box = np.diag(box)
-    if box.shape != (3, 3) or not np.isfinite(box).all():
-        raise DFTInputError(f"cell must be a finite (3, 3) matrix of box vectors (nm), got {box}")
-    if not abs(np.linalg.det(box)) > 1e-12 * np.prod(np.linalg.norm(box, axis=1)):
-        raise DFTInputError("cell is singular (its box vectors are coplanar)")
-    if types is None:
-        if design.n_types != 1:
-            raise DFTInputError(f"the design has {design.n_types} particle types: pass types")
-        kinds = np.zeros(len(pos), np.int64)
-    else:
-        kinds = np.asarray(types)
-        if kinds.shape != (len(pos),) or not np.issubdtype(kinds.dtype, np.integer):
-            raise DFTInputError(f"types must be N={len(pos)} integers, got {kinds!r}")
-        if kinds.min() < 0 or kinds.max() >= design.n_types:
-            raise DFTInputError(
-                f"types must lie in [0, {design.n_types}), got [{kinds.min()}, {kinds.max()}]"
-            )
-    if not (isinstance(tol, (int, float)) and 0 < tol < 1):
-        raise DFTInputError(f"tol must be in (0, 1), got {tol!r}")
-    radius, _ = design.per_particle(kinds)
-    h = radius.min() / 3 if spacing is None else float(spacing)
-    if not math.isfinite(h) or h <= 0:
-        raise DFTInputError(f"spacing must be a positive length in nm, got {spacing!r}")
-    if h > config.MAX_SPACING_OVER_RADIUS * radius.min():
-        raise DFTInputError(
-            f"spacing {h:.3g} nm is coarser than the smallest core radius "
-            f"{radius.min():.3g} nm: the cores would not be resolved"
-        )
-    return pos, box, kinds, h
 
 
 def _contacts(pos, box, radius, frac, widths):
@@ -142,9 +85,8 @@ def _contacts(pos, box, radius, frac, widths):
         i, j, vec = np.asarray(pairs.i), np.asarray(pairs.j), np.asarray(pairs.vectors)
     else:
         nb, start, order = _bins(frac, widths, cutoff)
-        i, j, vec = _kernels.contact_pairs(
-            pos, box, np.linalg.inv(box), radius, nb, start, order, widths, cutoff
-        )
+        bins = (box, np.linalg.inv(box), pos, nb, start, order, widths)
+        i, j, vec = _kernels.contact_pairs(bins, radius, cutoff)
     dist = np.linalg.norm(vec, axis=1)
     overlap = radius[i] + radius[j] - dist
     deep = overlap > config.MAX_CORE_OVERLAP * np.minimum(radius[i], radius[j])
@@ -205,8 +147,9 @@ def _gauge(psi):
     return psi - psi.mean()
 
 
-def _anderson(dual: _Dual, psi, tol, max_iterations, memory):
-    filled, _ = dual.evaluate(psi)
+def _anderson(dual: _Dual, psi, start, tol, max_iterations, memory):
+    """Sinkhorn with Anderson acceleration from `psi`, whose evaluation is `start`."""
+    filled, _ = start
     f = np.log(dual.omega / filled)
     err = dual.error(filled)
     best = (err, psi, f)
@@ -242,9 +185,10 @@ def _anderson(dual: _Dual, psi, tol, max_iterations, memory):
     return psi, err, it
 
 
-def _newton(dual: _Dual, psi, tol, max_iterations):
+def _newton(dual: _Dual, psi, start, tol, max_iterations):
+    """Newton on the dual Hessian from `psi`, whose evaluation is `start`."""
     n = len(psi)
-    filled, g_value = dual.evaluate(psi)
+    filled, g_value = start
     err = dual.error(filled)
     threads = config.HESSIAN_CHUNKS
     partial = np.empty((threads, n, n))
@@ -288,20 +232,24 @@ def solve(
     positions: (N, 3) core centres, nm. cell: (3, 3) box vectors as rows, nm (periodic).
     design: PGNDesign. types: (N,) ints indexing the design's per-type values (needed when
     it has several types). spacing: grid spacing h, nm (default a_min/3). tol: stopping rule
-    max_i |Omega_i - sum_x h^3 phi_i| / Omega_i < tol. warm_start: psi of a previous solve of
-    the same particles. method: "anderson" or "newton" (default config.DEFAULT_METHOD).
-    Raises DFTInputError for bad input and NotConverged (with .result) unless
-    allow_unconverged=True.
+    max_i |Omega_i - sum_x h^3 phi_i| / Omega_i < tol, any real number in (0, 1).
+    warm_start: psi (N,) of a previous solve of the same particles. method: "anderson" or
+    "newton" (default config.DEFAULT_METHOD). Raises DFTInputError (a
+    pgnfast.errors.InputError; CoreOverlapError for overlapping cores) for bad input and
+    NotConverged (with .result) unless allow_unconverged=True.
     """
     clock = {"start": time.perf_counter()}
-    pos, box, kinds, h = _validate(positions, cell, design, types, spacing, tol)
-    method = config.DEFAULT_METHOD if method is None else method
-    if method not in ("anderson", "newton"):
-        raise DFTInputError(f"method must be 'anderson' or 'newton', got {method!r}")
+    pos, box, kinds, h, tol = check_inputs(positions, cell, design, types, spacing, tol)
+    method, limit = check_settings(method, max_iterations)
     n = len(pos)
     radius, _ = design.per_particle(kinds)
     polymer = design.polymer_volume[kinds]
     share = polymer / polymer.sum()
+    if warm_start is None:
+        psi0 = _gauge(np.log(share))
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # check_start reports overflow
+            psi0 = _gauge(check_warm_start(warm_start, n))
     chain_size2 = design.chain_size**2
     v_chain = design.chain_volume
 
@@ -315,7 +263,7 @@ def solve(
         )
     dv = abs(np.linalg.det(box)) / m.prod()
     width = dv ** (1 / 3)
-    widths = _face_widths(box)
+    widths = face_widths(box)
     inv = np.linalg.inv(box)
     frac = (pos @ inv) % 1.0
     n_chunks = config.VOXEL_CHUNKS
@@ -326,19 +274,8 @@ def solve(
     spacing_guess = (abs(np.linalg.det(box)) / n) ** (1 / 3)
     bin_length = max(radius.max(), spacing_guess)
     nb, bin_start, bin_particles = _bins(frac, widths, bin_length)
-    s_min = _kernels.nearest_surface(
-        m,
-        box,
-        inv,
-        pos,
-        radius,
-        nb,
-        bin_start,
-        bin_particles,
-        widths,
-        min(bin_length, widths.min() / 2),
-        n_chunks,
-    )
+    bins = (box, inv, pos, nb, bin_start, bin_particles, widths)
+    s_min = _kernels.nearest_surface(m, bins, radius, min(bin_length, widths.min() / 2), n_chunks)
     s_max = float(s_min.max())
     truncation = math.sqrt(s_max**2 + config.TRUNCATION_KT * chain_size2 / 1.5)
     reach = radius.max() + max(truncation, config.CHI_CUTOFF_WIDTHS * width)
@@ -359,13 +296,13 @@ def solve(
     nb, bin_start, bin_particles = _bins(frac, widths, max(search_radius / 3, widths.min() / 64))
     n_vox = int(m.prod())
     offsets = np.zeros(n_vox + 1, np.int64)
-    geometry = (m, box, inv, pos, radius, nb, bin_start, bin_particles, widths)
+    geometry = (m, (box, inv, pos, nb, bin_start, bin_particles, widths), radius)
     settings = (chain_size2, width, config.TRUNCATION_KT, config.CHI_CUTOFF_WIDTHS, dv, n_chunks)
     empty_i, empty_f = np.empty(0, np.int32), np.empty(0)
     _kernels.build_entries(
         *geometry,
         radius.max() + truncation,
-        *settings,
+        settings,
         offsets,
         empty_i,
         empty_f,
@@ -379,44 +316,32 @@ def solve(
     avail_dv = np.empty(n_vox)
     c_min = np.empty(n_vox)
     _kernels.build_entries(
-        *geometry, search_radius, *settings, offsets, idx, weight, avail_dv, c_min, True
+        *geometry, search_radius, settings, offsets, idx, weight, avail_dv, c_min, True
     )
     clock["entries"] = time.perf_counter()
 
     omega = share * avail_dv.sum()
     dual = _Dual(offsets, idx, weight, avail_dv, c_min, omega, n_chunks)
-    if warm_start is not None:
-        psi0 = np.asarray(warm_start, dtype=np.float64)
-        if psi0.shape != (n,) or not np.isfinite(psi0).all():
-            raise DFTInputError(
-                f"warm_start must be a finite psi of shape ({n},), got shape {psi0.shape}"
-            )
-        psi0 = _gauge(psi0)
-    else:
-        psi0 = _gauge(np.log(share))
-    limit = config.MAX_ITERATIONS if max_iterations is None else int(max_iterations)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        start = dual.evaluate(psi0)
+    check_start(psi0, start[0], omega, warm=warm_start is not None)
     if method == "newton" and n > config.NEWTON_DENSE_LIMIT:
         method = "anderson"  # the dense Hessian would not fit; Anderson needs O(N) memory
     if method == "anderson":
-        psi, residual, iterations = _anderson(dual, psi0, tol, limit, config.ANDERSON_MEMORY)
+        psi, residual, iterations = _anderson(dual, psi0, start, tol, limit, config.ANDERSON_MEMORY)
     else:
-        psi, residual, iterations = _newton(dual, psi0, tol, limit)
+        psi, residual, iterations = _newton(dual, psi0, start, tol, limit)
     clock["dual"] = time.perf_counter()
 
     energies, grad = _kernels.energies_gradient(
         *geometry,
         search_radius,
+        settings,
         avail_dv,
         c_min,
         np.exp(psi),
         psi,
         float(share @ psi),
-        chain_size2,
-        width,
-        config.TRUNCATION_KT,
-        config.CHI_CUTOFF_WIDTHS,
-        dv,
-        n_chunks,
     )
     _, g_value = dual.evaluate(psi)
     free_energy = g_value / v_chain

@@ -10,10 +10,12 @@ functional, the analytic potentials in :mod:`pgnfast.potentials`).
 from .cells import IncrementalCellList
 from .checkerboard import Checkerboard, CheckerboardError
 from .checkpoint import load_checkpoint, save_checkpoint
-from .engine import MonteCarloInputError, MonteCarloSummary, ParallelTempering, quench
+from .engine import ParallelTempering
+from .errors import MonteCarloInputError
 from .exchange import ReplicaExchange
 from .local import LocalEnergyChange, ReplicaState
 from .naive import NaiveMonteCarlo
+from .summary import MonteCarloSummary, quench
 from .writers import JsonLinesLog, TrajectoryWriter
 
 __all__ = [

@@ -12,11 +12,9 @@ import itertools
 
 import numpy as np
 
+from ..geometry import face_widths  # re-exported: pgnfast.mc.cells.face_widths
 
-def face_widths(cell: np.ndarray) -> np.ndarray:
-    """Perpendicular distances between opposite faces of the box (3,), nm."""
-    volume = abs(np.linalg.det(cell))
-    return volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+__all__ = ["IncrementalCellList", "face_widths"]
 
 
 class IncrementalCellList:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cells import face_widths
+from ..errors import InputError
+from ..geometry import face_widths
 
 
-class CheckerboardError(ValueError):
+class CheckerboardError(InputError):
     """The box is too small for checkerboard moves with this receptive field."""
 
 

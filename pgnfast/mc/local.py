@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cells import IncrementalCellList
+from .errors import MonteCarloInputError
 
 
 @dataclass
@@ -124,9 +125,19 @@ class LocalEnergyChange:
                 systems.append((cluster, self.cell, cluster_types, False))
                 bookkeeping.append((state, chosen, affected))
         energies = self._energies_batch(systems)
+        if len(energies) != len(systems):
+            raise MonteCarloInputError(
+                f"potential.energies_batch returned {len(energies)} results for "
+                f"{len(systems)} systems"
+            )
         results = []
-        for (state, chosen, affected), new in zip(bookkeeping, energies):
+        for system, (state, chosen, affected), new in zip(systems, bookkeeping, energies):
             new = np.asarray(new, dtype=np.float64)
+            if new.shape != (len(system[0]),):
+                raise MonteCarloInputError(
+                    f"the potential returned {new.size} energies for {len(system[0])} "
+                    "particles (energies_batch must give one energy per particle)"
+                )
             if chosen is None:
                 delta = float(np.sum(new)) - float(np.sum(state.energies))
                 results.append(MoveResult(delta, np.arange(len(new)), new, len(new)))

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import PGNFastError
 from .engine import ParallelTempering
+from .errors import MonteCarloInputError
 
 
 def _world():
@@ -54,7 +56,7 @@ class MPIParallelTempering(ParallelTempering):
     # -- distribution ----------------------------------------------------------------------
     def _owned_replicas(self, k: int):
         if self.size > k:
-            raise ValueError(
+            raise MonteCarloInputError(
                 f"{self.size} MPI ranks for {k} replicas: use at most one rank per replica"
             )
         return np.array_split(np.arange(k), self.size)[self.rank].tolist()
@@ -123,14 +125,29 @@ class MPIParallelTempering(ParallelTempering):
         return path
 
     @classmethod
-    def from_checkpoint(cls, path, potential, comm=None, **kwargs) -> MPIParallelTempering:
+    def from_checkpoint(
+        cls, path, potential, comm=None, *, num_particles=None, temperatures=None, **kwargs
+    ) -> MPIParallelTempering:
         """Resume on every rank of comm from a checkpoint that rank 0 reads (any earlier
-        number of ranks, or the serial engine, may have written it)."""
-        from .checkpoint import load_checkpoint
+        number of ranks, or the serial engine, may have written it). A checkpoint rank 0
+        cannot read raises the same error on every rank."""
+        from .checkpoint import checkpoint_path, load_checkpoint
+        from .state import check_resume_matches
 
         comm = _world() if comm is None else comm
-        state = load_checkpoint(path) if comm.Get_rank() == 0 else None
-        arrays, meta = comm.bcast(state, root=0)
-        engine = cls._from_state(arrays, meta, potential, comm=comm, **kwargs)
+        state = None
+        if comm.Get_rank() == 0:
+            try:
+                state = load_checkpoint(path)
+            except (PGNFastError, OSError) as error:
+                state = error
+        state = comm.bcast(state, root=0)
+        if isinstance(state, BaseException):
+            raise state
+        arrays, meta = state
+        engine = cls._from_state(
+            arrays, meta, potential, path=checkpoint_path(path), comm=comm, **kwargs
+        )
+        check_resume_matches(engine, path, num_particles=num_particles, temperatures=temperatures)
         engine._lowest_rank = None  # the checkpoint gave every rank the lowest positions
         return engine

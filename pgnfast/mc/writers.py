@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation import TYPE_COLUMN
+
 _SWEEP_KEY = re.compile(rb"(?:^|\s)sweep=(\d+)")
 
 
@@ -70,7 +72,8 @@ class TrajectoryWriter:
 
     Coordinates and cell are written in nm as stored (not converted to Angstrom); frames
     carry sweep, temperature (kT), energy (kT) and replica in their info line; particle
-    types go in a ``type`` column. every: write every this many sweeps.
+    types go in the ``type`` column (:data:`pgnfast.validation.TYPE_COLUMN`). every: write
+    every this many sweeps.
     """
 
     def __init__(self, directory, every: int = 10, prefix: str = "trajectory_"):
@@ -102,7 +105,7 @@ class TrajectoryWriter:
                 cell=engine.cell,
                 pbc=True,
             )
-            atoms.arrays["type"] = np.asarray(engine.types_or_zeros, np.int64)
+            atoms.arrays[TYPE_COLUMN] = np.asarray(engine.types_or_zeros, np.int64)
             atoms.info.update(
                 sweep=engine.sweeps_done,
                 temperature=float(engine.exchange.temperatures[t]),

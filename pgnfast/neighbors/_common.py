@@ -11,14 +11,20 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InputError
+from ..geometry import check_cell, check_pbc
+from ..geometry import face_widths as face_widths  # re-exported: its home is pgnfast.geometry
+from ..validation import check_positive
+
 try:
     import torch
 except ImportError:  # pragma: no cover - torch is a hard dependency, kept soft for clarity
     torch = None
 
 
-class NeighborListError(ValueError):
-    """Raised for invalid neighbor-list input (bad positions, cell, cutoff, shapes, devices)."""
+class NeighborListError(InputError):
+    """Raised for invalid neighbor-list input (bad positions, cell, cutoff, shapes, devices).
+    An InputError, so also a ValueError."""
 
 
 @dataclass
@@ -60,23 +66,45 @@ class Geometry:
     dtype: Any
 
 
-def _to_bool3(pbc) -> tuple[bool, bool, bool]:
-    if isinstance(pbc, (bool, np.bool_)):
-        return (bool(pbc),) * 3
-    values = tuple(bool(p) for p in np.asarray(pbc).reshape(-1))
-    if len(values) != 3:
-        raise NeighborListError(f"pbc must be a bool or three bools, got {pbc!r}")
-    return values
+def check_cutoff(cutoff, name: str = "cutoff") -> float:
+    """A positive finite cutoff (nm) as a float; bools, strings and NaN are refused.
+    A 0-d numpy array or torch tensor is read as its value."""
+    if getattr(cutoff, "ndim", None) == 0 and not isinstance(cutoff, np.generic):
+        cutoff = cutoff.item()
+    try:
+        return check_positive(cutoff, name)
+    except InputError as error:
+        raise NeighborListError(str(error)) from None
+
+
+def _check_pbc(pbc) -> tuple[bool, bool, bool]:
+    try:
+        return check_pbc(pbc)
+    except InputError as error:
+        raise NeighborListError(str(error)) from None
+
+
+def _check_cell(cell, pbc) -> np.ndarray:
+    """The cell as checked float64 (3, 3) numpy (finite, not singular along periodic rows)."""
+    try:
+        array = check_cell(cell, pbc)
+    except InputError as error:
+        raise NeighborListError(str(error)) from None
+    return array
 
 
 def validate(positions, cell, cutoff, pbc) -> Geometry:
     """Check shapes, dtypes, devices, finiteness, cutoff and cell; raise NeighborListError."""
+    pbc3 = _check_pbc(pbc)
+    cutoff = check_cutoff(cutoff)
+    if cell is None:
+        _check_cell(None, pbc3)  # refused with a periodic direction
     is_torch = torch is not None and isinstance(positions, torch.Tensor)
     if is_torch:
         if cell is None:
             cell = torch.zeros(3, 3, dtype=positions.dtype, device=positions.device)
         if not isinstance(cell, torch.Tensor):
-            cell = torch.as_tensor(np.asarray(cell), dtype=positions.dtype, device=positions.device)
+            cell = torch.as_tensor(_numeric(cell), dtype=positions.dtype, device=positions.device)
         if cell.device != positions.device:
             raise NeighborListError(
                 f"positions are on {positions.device} but cell is on {cell.device}; "
@@ -97,7 +125,7 @@ def validate(positions, cell, cutoff, pbc) -> Geometry:
             )
         if positions.dtype not in (np.float32, np.float64):
             positions = positions.astype(np.float64)
-        cell = np.zeros((3, 3), positions.dtype) if cell is None else np.asarray(cell)
+        cell = np.zeros((3, 3), positions.dtype) if cell is None else _numeric(cell)
         device = "cpu"
         dtype = positions.dtype
     if tuple(positions.shape[1:]) != (3,) or positions.ndim != 2:
@@ -106,16 +134,7 @@ def validate(positions, cell, cutoff, pbc) -> Geometry:
         raise NeighborListError(
             f"cell must have shape (3, 3) (rows are box vectors), got {tuple(cell.shape)}"
         )
-    cell_np = (cell.detach().cpu().numpy() if is_torch else np.asarray(cell)).astype(np.float64)
-    if not np.isfinite(cell_np).all():
-        raise NeighborListError("cell contains NaN or infinite entries")
-    try:
-        cutoff = float(cutoff)
-    except (TypeError, ValueError):
-        raise NeighborListError(f"cutoff must be a positive number, got {cutoff!r}") from None
-    if not np.isfinite(cutoff) or cutoff <= 0:
-        raise NeighborListError(f"cutoff must be positive and finite, got {cutoff}")
-    pbc3 = _to_bool3(pbc)
+    cell_np = _check_cell(cell.detach().cpu().numpy() if is_torch else cell, pbc3)
 
     if is_torch:
         finite = torch.isfinite(positions).all(dim=1)
@@ -133,17 +152,15 @@ def validate(positions, cell, cutoff, pbc) -> Geometry:
             bad = int(np.argmin(finite))
             raise NeighborListError(f"positions[{bad}] is not finite (NaN or infinite)")
         positions_np = np.ascontiguousarray(positions, dtype=np.float64)
-
-    periodic_rows = cell_np[list(np.nonzero(pbc3)[0])]
-    if len(periodic_rows):
-        gram = periodic_rows @ periodic_rows.T
-        scale = max(float(np.max(np.abs(gram))), 1e-300)
-        if abs(np.linalg.det(gram)) <= 1e-12 * scale ** len(periodic_rows):
-            raise NeighborListError(
-                "cell is singular in the periodic directions "
-                f"(pbc={pbc3}); periodic cell rows must be linearly independent"
-            )
     return Geometry(positions, cell, positions_np, cell_np, pbc3, cutoff, is_torch, device, dtype)
+
+
+def _numeric(cell) -> np.ndarray:
+    """A cell given as a list or array, as a float array (refusing text and objects)."""
+    try:
+        return np.asarray(cell, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NeighborListError(f"cell must be a (3, 3) array of numbers, got {cell!r}") from None
 
 
 def search_basis(cell: np.ndarray, pbc: tuple[bool, bool, bool]) -> np.ndarray:
@@ -163,12 +180,6 @@ def search_basis(cell: np.ndarray, pbc: tuple[bool, bool, bool]) -> np.ndarray:
     for d, v in zip(free, complement):
         basis[d] = v
     return basis
-
-
-def face_widths(basis: np.ndarray) -> np.ndarray:
-    """Perpendicular distance between opposite faces of the parallelepiped spanned by rows."""
-    inverse = np.linalg.inv(basis)
-    return 1.0 / np.linalg.norm(inverse, axis=0)
 
 
 def image_range(cell: np.ndarray, pbc, cutoff: float) -> np.ndarray:

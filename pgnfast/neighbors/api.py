@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import numbers
+import os
 import warnings
 
 import numpy as np
 import torch
 
+from ..errors import PGNFastWarning
 from ._common import Geometry, NeighborList, NeighborListError, validate
+from .limits import check_memory
 
 BACKENDS = ("auto", "cpu", "cuda", "triton", "reference")
 _num_threads = 0  # 0: OpenMP's default (OMP_NUM_THREADS, else all cores)
@@ -17,6 +21,8 @@ _num_threads = 0  # 0: OpenMP's default (OMP_NUM_THREADS, else all cores)
 def set_num_threads(n: int) -> None:
     """Threads used by the CPU backend (0: OpenMP default)."""
     global _num_threads
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 0:
+        raise NeighborListError(f"number of threads must be a whole number >= 0, got {n!r}")
     _num_threads = int(n)
 
 
@@ -30,8 +36,12 @@ def memory_cache_info() -> dict:
 def set_memory_cache_limit(num_bytes: int) -> None:
     """Most bytes of freed neighbor-list arrays the CPU backend keeps for reuse (default
     min(8 GiB, RAM / 4), or the environment variable PGNFAST_CACHE_BYTES; 0 disables)."""
-    if num_bytes < 0:
-        raise ValueError(f"cache limit must be >= 0 bytes, got {num_bytes}")
+    if (
+        isinstance(num_bytes, (bool, np.bool_))
+        or not isinstance(num_bytes, numbers.Integral)
+        or num_bytes < 0
+    ):
+        raise NeighborListError(f"cache limit must be a whole number >= 0 bytes, got {num_bytes!r}")
     cpu = _extension("_cpu")
     if cpu is not None:
         cpu.set_memory_cache_limit(int(num_bytes))
@@ -65,8 +75,6 @@ def available_backends(device: str = "cpu") -> list[str]:
     if device.startswith("cpu"):
         if _extension("_cpu") is not None:
             found.append("cpu")
-        import os
-
         if os.environ.get("TRITON_INTERPRET") == "1" and _triton_usable():
             found.append("triton")
     else:
@@ -92,7 +100,7 @@ def _resolve_backend(backend: str, device: str) -> str:
     if backend not in usable:
         warnings.warn(
             f"neighbor-list backend {backend!r} is not available here; using {usable[0]!r}",
-            RuntimeWarning,
+            PGNFastWarning,
             stacklevel=3,
         )
         return usable[0]
@@ -147,7 +155,8 @@ def neighbor_list(
     pbc: bool or three bools. half: list each pair once (i < j, or i == j with shift > 0).
     self_interaction: include i == j with zero shift. backend: auto|cpu|cuda|triton|reference.
     Returns a NeighborList of the input's kind, dtype and device, pairs sorted by i.
-    Raises NeighborListError for invalid input.
+    Raises NeighborListError for invalid input, MemoryLimitError when the estimated pair
+    list exceeds the memory limit (pgnfast.neighbors.set_memory_limit).
     """
     geometry = validate(positions, cell, cutoff, pbc)
     chosen = _resolve_backend(backend, geometry.device)
@@ -155,6 +164,7 @@ def neighbor_list(
     if n == 0:
         empty = np.zeros(0, np.int64)
         return _finish(geometry, empty, empty, np.zeros((0, 3), np.int32))
+    check_memory(geometry, chosen, half=half)
     if chosen == "reference":
         from . import reference
 
@@ -175,8 +185,6 @@ def neighbor_list(
         return _finish(
             geometry, *cuda.pairs(geometry, half=half, self_interaction=self_interaction)
         )
-    from ..triton import cell_list as triton_cell_list
+    from . import triton
 
-    return _finish(
-        geometry, *triton_cell_list.pairs(geometry, half=half, self_interaction=self_interaction)
-    )
+    return _finish(geometry, *triton.pairs(geometry, half=half, self_interaction=self_interaction))

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._common import Geometry, face_widths, search_basis
+from ..geometry import face_widths
+from ._common import Geometry, NeighborListError, search_basis
+
+# Bounds shared with csrc/cpu/cell_list.cpp: wrap counts and stencil reach per direction
+# (shifts stay inside int32) and stencil cells per particle.
+MAX_IMAGE = 2**29
+MAX_STENCIL = 2**32
 
 
 @dataclass
@@ -46,6 +52,12 @@ def bin_particles(geometry: Geometry, max_cells: int | None = None) -> Bins:
     periodic = torch.as_tensor(pbc, device=device)
     frac = positions @ inverse
     image = torch.where(periodic, torch.floor(frac), torch.zeros_like(frac))
+    if n and float(image.abs().max()) > MAX_IMAGE:
+        bad = int(torch.nonzero((image.abs() > MAX_IMAGE).any(dim=1))[0, 0])
+        raise NeighborListError(
+            f"positions[{bad}] lies more than 2^29 cell lengths from the cell; "
+            "wrap the positions first"
+        )
     frac = frac - image
     frac = torch.where(frac >= 1.0, torch.zeros_like(frac), frac)
     wrapped = positions - image @ cell
@@ -73,7 +85,17 @@ def bin_particles(geometry: Geometry, max_cells: int | None = None) -> Bins:
         reach = math.ceil(geometry.cutoff * n_cells[d] / widths[d]) if widths[d] > 0 else 0
         if not pbc[d]:
             reach = min(reach, n_cells[d] - 1)
+        if reach > MAX_IMAGE:
+            raise MemoryError(
+                f"cell list: the cutoff {geometry.cutoff:g} spans more than 2^29 cells along "
+                f"direction {d}; too many periodic images to list"
+            )
         n_search.append(max(reach, 1 if pbc[d] else 0))
+    if math.prod(2 * s + 1 for s in n_search) > MAX_STENCIL:
+        raise MemoryError(
+            f"cell list: every cell would search a stencil of {n_search} cells on each side "
+            "(cutoff far beyond the box); too many periodic images"
+        )
 
     counts_per_dim = torch.tensor(n_cells, device=device)
     bins = torch.minimum(

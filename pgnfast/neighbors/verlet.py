@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._common import NeighborList, NeighborListError, validate
+from ..errors import InputError
+from ..validation import check_positive
+from ._common import NeighborList, NeighborListError, check_cutoff, validate
 from .api import neighbor_list
 
 
@@ -27,11 +29,11 @@ class VerletList:
         self_interaction: bool = False,
         backend: str = "auto",
     ):
-        cutoff, skin = float(cutoff), float(skin)
-        if not np.isfinite(cutoff) or cutoff <= 0:
-            raise NeighborListError(f"cutoff must be positive and finite, got {cutoff}")
-        if not np.isfinite(skin) or skin < 0:
-            raise NeighborListError(f"skin must be non-negative and finite, got {skin}")
+        cutoff = check_cutoff(cutoff)
+        try:
+            skin = check_positive(skin, "skin", allow_zero=True)
+        except InputError as error:
+            raise NeighborListError(str(error)) from None
         self.cutoff, self.skin = cutoff, skin
         self.half, self.self_interaction, self.backend = half, self_interaction, backend
         self.builds = 0

@@ -5,11 +5,15 @@ from __future__ import annotations
 import torch
 from e3nn import o3
 
+from ..errors import InputError
 from ..ops import BACKENDS, prepare_backend
+from ..units import PGN
+from ..validation import check_positive
 from .graph import Graph
 from .layers import BesselBasis, ConvLayer, PolynomialCutoff
 
-UNITS = {"length": "nm", "energy": "kT", "forces": "kT/nm", "stress": "kT/nm^3"}
+UNITS = PGN
+"""The default unit system of a model (PGN: nm, kT); the model itself is unit-free."""
 
 
 def hidden_irreps(num_features: int, l_max: int, parity: bool) -> o3.Irreps:
@@ -31,8 +35,15 @@ class NequIP(torch.nn.Module):
     weighted per path by a radial MLP on a trainable Bessel basis with a polynomial cutoff,
     / sqrt(avg_num_neighbors), linear, self-connection) + gate] -> linear readout ->
     per-type scale and shift. The last layer keeps only scalars; the first has no
-    self-connection (isolated-particle limit), as in nequip. r_max in nm.
+    self-connection (isolated-particle limit), as in nequip.
+
+    The model is unit-free: r_max is in the length unit of its training data and energies
+    in its energy unit. `units` records that system (default PGN: nm, kT) and `metadata` is
+    a free-form JSON-able dict; both travel in model files (`pgnfast.nn.io`).
     """
+
+    metadata: dict
+    units: dict
 
     def __init__(
         self,
@@ -53,6 +64,8 @@ class NequIP(torch.nn.Module):
         backend: str = "auto",
     ):
         super().__init__()
+        self.metadata = {}
+        self.units = dict(UNITS)
         # build in float64 so e3nn's Clebsch-Gordan constants are exact to double precision,
         # then cast to the default dtype (call .double() / .to(torch.float64) for float64)
         target_dtype = torch.get_default_dtype()
@@ -96,11 +109,14 @@ class NequIP(torch.nn.Module):
         backend,
     ):
         if num_layers < 1:
-            raise ValueError("num_layers must be at least 1")
+            raise InputError(f"num_layers must be at least 1, got {num_layers}")
+        check_positive(r_max, "r_max")
+        if num_types < 1:
+            raise InputError(f"num_types must be at least 1, got {num_types}")
         if type_names is None:
             type_names = [f"type{t}" for t in range(num_types)]
         if len(type_names) != num_types:
-            raise ValueError(f"{len(type_names)} type_names for num_types={num_types}")
+            raise InputError(f"{len(type_names)} type_names for num_types={num_types}")
         self.hyperparameters = dict(
             r_max=float(r_max),
             num_layers=int(num_layers),
@@ -165,7 +181,7 @@ class NequIP(torch.nn.Module):
     @backend.setter
     def backend(self, name: str) -> None:
         if name not in BACKENDS:
-            raise ValueError(f"unknown backend {name!r}; choose one of {BACKENDS}")
+            raise InputError(f"unknown backend {name!r}; choose one of {BACKENDS}")
         self._backend = name
         self.hyperparameters["backend"] = name
         for layer in self.layers:
@@ -209,7 +225,7 @@ class NequIP(torch.nn.Module):
         node_attrs = torch.nn.functional.one_hot(types, self.num_types).to(positions.dtype)
         if self.node_descriptors:
             if descriptors is None:
-                raise ValueError(f"this model needs {self.node_descriptors} node descriptors")
+                raise InputError(f"this model needs {self.node_descriptors} node descriptors")
             node_attrs = torch.cat([node_attrs, descriptors.to(positions.dtype)], dim=-1)
         features = self.type_embedding(node_attrs)
         for layer in self.layers:

@@ -5,32 +5,47 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..neighbors import VerletList
 from ..potentials.base import PotentialBase
-from .graph import build_graph
+from ..validation import check_positions, check_positive
+from .graph import build_graph, check_system
 from .model import NequIP
 
 
 class Potential(PotentialBase):
     """Energies and forces of a NequIP model for plain arrays.
 
-    model: a NequIP module or a path to a model file. neighbor_backend: neighbor-list backend.
-    skin (nm): > 0 keeps a Verlet list for single-system calls (rebuilt when a particle
-    moved more than skin / 2). Positions (N, 3) nm, cell (3, 3) rows nm (None: no box),
-    types (N,) ints or None (all type 0), pbc bool or 3 bools; energies in kT, forces kT/nm.
-    The model runs on its own device and dtype; results come back in the caller's kind.
+    model: a NequIP module or a path to a model file (read with `load_model`, checked
+    against `units` when given). neighbor_backend: neighbor-list backend. skin (length unit,
+    >= 0): > 0 keeps a Verlet list for single-system calls (rebuilt when a particle moved
+    more than skin / 2). Positions (N, 3), cell (3, 3) rows (None: no box), types (N,) ints
+    in [0, model.num_types) or None (all type 0), pbc bool or 3 bools; lengths and energies
+    in the model's units (`model.units`, PGN: nm and kT). The model runs on its own device
+    and dtype; results come back in the caller's kind. Bad input (non-finite positions, a
+    bad cell, types out of range, coincident particles) raises InputError.
     """
 
     def __init__(
-        self, model, *, neighbor_backend: str = "auto", skin: float = 0.0, descriptors=None
+        self,
+        model,
+        *,
+        neighbor_backend: str = "auto",
+        skin: float = 0.0,
+        descriptors=None,
+        units=None,
     ):
         if not isinstance(model, torch.nn.Module):
             from .io import load_model
 
-            model = load_model(model)
+            model = load_model(model, units=units)
+        elif units is not None:
+            from ..units import check_units
+
+            check_units(getattr(model, "units", None), units, "the model")
         self.model: NequIP = model.eval()
         self.neighbor_backend = neighbor_backend
-        self.skin = float(skin)
+        self.skin = check_positive(skin, "skin", allow_zero=True)
         self.descriptors = descriptors  # default per-particle design scalars (N, D) or (D,)
         self._verlet = (
             VerletList(model.r_max, self.skin, backend=neighbor_backend) if self.skin > 0 else None
@@ -44,29 +59,30 @@ class Potential(PotentialBase):
     def _device(self):
         return self.model.energy_scale.device
 
-    def _system(self, positions, cell, types, pbc):
-        n = positions.shape[0]
+    def _system(self, positions, cell, types, pbc, label=""):
+        n = check_positions(_numpy(positions), f"{label}positions").shape[0]
         descriptors = None
         if self.model.node_descriptors:
             if self.descriptors is None:
-                raise ValueError(
+                raise InputError(
                     "this model needs node descriptors: Potential(..., "
                     "descriptors=array (N, D) or (D,))"
                 )
-            descriptors = np.broadcast_to(
-                np.asarray(self.descriptors, np.float64), (n, self.model.node_descriptors)
-            )
+            shape = (n, self.model.node_descriptors)
+            try:
+                descriptors = np.broadcast_to(np.asarray(self.descriptors, np.float64), shape)
+            except ValueError as error:
+                raise InputError(
+                    f"descriptors must have shape {shape} or ({shape[1]},), got "
+                    f"{np.shape(self.descriptors)}"
+                ) from error
         return (positions, cell, types, pbc, descriptors)
 
     def _evaluate(self, systems, compute_forces: bool, use_verlet: bool = False):
         neighbor_lists = None
         if use_verlet and self._verlet is not None and len(systems) == 1:
-            positions, cell, _, pbc, _ = systems[0]
-            neighbor_lists = [
-                self._verlet(
-                    _numpy(positions), _cell_or_zero(cell), pbc=pbc if cell is not None else False
-                )
-            ]
+            positions, cell, _, pbc, _ = check_system(systems[0], "", self.model.num_types)
+            neighbor_lists = [self._verlet(positions, cell, pbc=pbc)]
         graph = build_graph(
             systems,
             self.model.r_max,
@@ -74,6 +90,7 @@ class Potential(PotentialBase):
             device=self._device,
             neighbor_backend=self.neighbor_backend,
             neighbor_lists=neighbor_lists,
+            num_types=self.model.num_types,
         )
         if compute_forces:
             return self.model(graph, compute_forces=True, create_graph=False)
@@ -103,18 +120,18 @@ class Potential(PotentialBase):
     def energies_batch(self, systems) -> list[np.ndarray]:
         """Per-particle energies for several systems (positions, cell, types, pbc) in ONE
         model call; returns a list of (N_s,) float64 arrays."""
-        systems = [self._system(*system[:4]) for system in systems]
+        many = len(systems) > 1
+        systems = [
+            self._system(*system[:4], label=f"system {k}: " if many else "")
+            for k, system in enumerate(systems)
+        ]
         if not systems:
             return []
         out = self._evaluate(systems, False)
         energies = out["energies"].detach().cpu().double().numpy()
-        sizes = [int(system[0].shape[0]) for system in systems]
+        sizes = [len(system[0]) for system in systems]
         return np.split(energies, np.cumsum(sizes)[:-1])
 
 
 def _numpy(x):
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
-def _cell_or_zero(cell):
-    return np.zeros((3, 3)) if cell is None else _numpy(cell)

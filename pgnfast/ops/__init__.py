@@ -2,6 +2,7 @@
 
 from .convolution import (
     BACKENDS,
+    BackendFallbackWarning,
     TPConvSpec,
     available_backends,
     prepare_backend,
@@ -12,6 +13,7 @@ from .convolution import (
 
 __all__ = [
     "BACKENDS",
+    "BackendFallbackWarning",
     "TPConvSpec",
     "available_backends",
     "prepare_backend",

@@ -1,11 +1,13 @@
 """torch.library registration of a fused tp_conv backend: forward, backward, double backward.
 
-Each backend supplies two kernels:
+Each backend supplies its kernels (_fused.SegmentKernels); _fused.py turns them into
   forward(spec, x, sh, w, senders, receivers, num_nodes) -> out (num_nodes, spec.dim_out)
   backward(spec, grad_out, x, sh, w, senders, receivers, need_features, need_edges)
       -> (grad_x (N, dim_in), grad_sh (E, dim_sh), grad_w (E, weight_numel)); an output that
-      was not asked for has unspecified values (zeros or uninitialised) and is never read.
-and gets two ops, ``pgnfast::tp_conv_<backend>`` and ``pgnfast::tp_conv_<backend>_backward``.
+      was not asked for is uninitialised and never read.
+Both check their inputs (InputError on bad shapes or indices), also when called directly.
+Each backend gets two ops, ``pgnfast::tp_conv_<backend>`` and
+``pgnfast::tp_conv_<backend>_backward``.
 
 The convolution f(x, Y, W) is linear in each argument, so with T(x, Y, W, G) = <G, f(x, Y, W)>
 the backward op returns (dT/dx, dT/dY, dT/dW) and its own derivative is again made of the
@@ -19,11 +21,11 @@ where B_* are the backward op's outputs. Both ops are differentiable, so every o
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from ._paths import spec_from_key
+from . import _fused
+from ._fused import SegmentKernels
+from ._paths import spec_from_key, spec_key
 
 Tensor = torch.Tensor
 
@@ -32,10 +34,10 @@ def _add(total, term):
     return term if total is None else total + term
 
 
-def define_tp_conv_ops(
-    backend: str, forward_kernel: Callable, backward_kernel: Callable, *, triton: bool = False
-):
-    """Register the forward and backward ops of ``backend``; returns (forward_op, backward_op).
+def define_tp_conv_ops(backend: str, kernels: SegmentKernels, *, triton: bool = False):
+    """Register the forward and backward ops of ``backend`` over its kernels (_fused.py);
+    returns (forward_op, backward_op, entry), entry(spec, x, sh, w, senders, receivers,
+    num_nodes) being the backend's tp_conv (the contract of pgnfast.ops.tp_conv).
 
     ``triton=True`` registers them with ``torch.library.triton_op`` (kernels launched through
     ``torch.library.wrap_triton`` so torch.compile can see them); otherwise ``custom_op`` with
@@ -54,15 +56,8 @@ def define_tp_conv_ops(
         spec_key: str,
     ) -> Tensor:
         """Fused convolution (num_nodes, dim_out); see pgnfast.ops.tp_conv."""
-        return forward_kernel(
-            spec_from_key(spec_key),
-            node_features,
-            edge_sh,
-            edge_weights,
-            senders,
-            receivers,
-            num_nodes,
-        )
+        inputs = (node_features, edge_sh, edge_weights, senders, receivers)
+        return _fused.forward(kernels, spec_from_key(spec_key), *inputs, num_nodes)
 
     @register(f"pgnfast::tp_conv_{backend}_backward", mutates_args=())
     def backward_op(
@@ -77,17 +72,9 @@ def define_tp_conv_ops(
         need_edges: bool,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """(grad node_features, grad edge_sh, grad edge_weights) for grad_output."""
-        return backward_kernel(
-            spec_from_key(spec_key),
-            grad_output,
-            node_features,
-            edge_sh,
-            edge_weights,
-            senders,
-            receivers,
-            need_features,
-            need_edges,
-        )
+        inputs = (grad_output, node_features, edge_sh, edge_weights, senders, receivers)
+        spec = spec_from_key(spec_key)
+        return _fused.backward(kernels, spec, *inputs, need_features, need_edges)
 
     if not triton:
 
@@ -200,4 +187,10 @@ def define_tp_conv_ops(
         )
 
     backward_op.register_autograd(backward_backward, setup_context=backward_setup)
-    return forward_op, backward_op
+
+    def entry(spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes: int):
+        """Same contract as :func:`pgnfast.ops.tp_conv` (this backend's op)."""
+        inputs = (node_features, edge_sh, edge_weights, senders, receivers)
+        return forward_op(*inputs, int(num_nodes), spec_key(spec))
+
+    return forward_op, backward_op, entry

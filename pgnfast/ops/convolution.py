@@ -24,8 +24,9 @@ Tensor layouts (all row-major, contiguous, e3nn "mul_ir" layout)
   Instructions are ordered as ``spec.instructions`` (sorted by output irrep, then by input
   irrep, then by spherical-harmonic irrep). This is exactly e3nn's ``TensorProduct`` weight
   layout for "uvu" instructions with ``shared_weights=False``.
-- ``senders``, ``receivers``: (num_edges,) int64; ``receivers`` sorted non-decreasing (the
-  fused kernels rely on it for deterministic segment sums; the reference does not).
+- ``senders``, ``receivers``: (num_edges,) integers in [0, num_nodes) (int64; other integer
+  dtypes are converted); ``receivers`` sorted non-decreasing (the fused kernels rely on it for
+  deterministic segment sums and refuse unsorted ones; the reference does not).
 - output: (num_nodes, spec.dim_out); instruction ``k`` writes output block ``k`` of
   ``spec.irreps_out`` (multiplicity ``mul_k``, order ``l3``), same mul_ir layout.
 - ``C_k`` is ``e3nn.o3.wigner_3j(l1, l2, l3)`` and ``alpha_k`` is ``spec.path_weights[k]``
@@ -43,6 +44,9 @@ from dataclasses import dataclass
 import torch
 from e3nn import o3
 
+from ..errors import InputError, PGNFastWarning
+from ._checks import check_tp_conv_inputs
+
 BACKENDS = ("auto", "reference", "cpu", "triton", "cuda")
 # backend name -> module that implements it (added by the fused-kernel work). Each module
 # exposes ``tp_conv(spec, node_features, edge_sh, edge_weights, senders, receivers,
@@ -59,6 +63,11 @@ _warned: set[tuple[str, str]] = set()
 # (requested backend, device type) -> implementation; filled on first use so that traced
 # (torch.compile) calls only do a dictionary lookup
 _resolved: dict[tuple[str, str], Callable] = {}
+
+
+class BackendFallbackWarning(PGNFastWarning, RuntimeWarning):
+    """A requested tp_conv backend is not available here and another one runs instead (also a
+    RuntimeWarning, the category this warning had before)."""
 
 
 @dataclass(frozen=True)
@@ -165,9 +174,9 @@ def available_backends(device="cpu") -> list[str]:
 
 def resolve_backend(backend: str, device) -> str:
     """The backend that will run: "auto" -> fastest available; a missing one -> the fastest
-    available, with a RuntimeWarning (once per backend and device)."""
+    available, with a BackendFallbackWarning (once per backend and device)."""
     if backend not in BACKENDS and backend not in _registered:
-        raise ValueError(f"unknown tp_conv backend {backend!r}; choose one of {BACKENDS}")
+        raise InputError(f"unknown tp_conv backend {backend!r}; choose one of {BACKENDS}")
     device = torch.device(device)
     usable = available_backends(device)
     if backend == "auto":
@@ -182,7 +191,7 @@ def resolve_backend(backend: str, device) -> str:
         _warned.add(key)
         warnings.warn(
             f"tp_conv backend {backend!r} is not available on {device.type}; using {usable[0]!r}",
-            RuntimeWarning,
+            BackendFallbackWarning,
             stacklevel=3,
         )
     return usable[0]
@@ -212,19 +221,15 @@ def tp_conv(
     """Fused gather -> weighted tensor product -> scatter-sum (see the module docstring).
 
     node_features (num_nodes, spec.dim_in); edge_sh (E, spec.dim_sh); edge_weights
-    (E, spec.weight_numel); senders, receivers (E,) int64, receivers sorted; returns
+    (E, spec.weight_numel); senders, receivers (E,) integer, receivers sorted; returns
     (num_nodes, spec.dim_out). Differentiable to second order in every floating input.
+    Raises InputError for wrong shapes and for indices that are not integers or out of
+    [0, num_nodes) (naming the first bad edge); the fused backends also refuse unsorted
+    receivers.
     """
-    if node_features.shape[-1] != spec.dim_in:
-        raise ValueError(
-            f"node_features has {node_features.shape[-1]} columns, spec expects {spec.dim_in}"
-        )
-    if edge_sh.shape[-1] != spec.dim_sh or edge_weights.shape[-1] != spec.weight_numel:
-        raise ValueError(
-            f"edge_sh/edge_weights have {edge_sh.shape[-1]}/"
-            f"{edge_weights.shape[-1]} columns, spec expects "
-            f"{spec.dim_sh}/{spec.weight_numel}"
-        )
+    senders, receivers = check_tp_conv_inputs(
+        spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes
+    )
     key = (backend, node_features.device.type)
     function = _resolved.get(key)
     if function is None:

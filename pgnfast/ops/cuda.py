@@ -5,7 +5,9 @@ w.r.t. node features, per-edge gradients), one thread block per segment and one 
 output column, each column summing its own list of CG entries ("column tables", built here
 from the path tables once per spec and device). Deterministic, no atomics. Ops:
 ``torch.ops.pgnfast.tp_conv_cuda`` and ``torch.ops.pgnfast.tp_conv_cuda_backward``.
-Never touches CUDA at import, so it imports on machines without a GPU.
+Index values are checked here with one torch reduction per index array (the kernels only skip
+out-of-range edges, so that nothing reads out of bounds). Never touches CUDA at import, so it
+imports on machines without a GPU.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 import torch
 
 from ._autograd import define_tp_conv_ops
-from ._paths import path_tables, spec_key
+from ._fused import SegmentKernels
+from ._paths import path_tables
 
 try:
     from pgnfast import _cuda
@@ -100,6 +103,8 @@ def edge_column_tables(spec):
 
 
 def _tables(spec, kind: str, dtype, device):
+    """Device column tables: kind "forward" or "transposed": (columns,); "edges": (weight
+    columns, SH columns); each (table, entries, values), cached per spec, dtype and device."""
     key = (spec, kind, dtype, device)
     cached = _device_tables.get(key)
     if cached is None:
@@ -119,82 +124,30 @@ def _tables(spec, kind: str, dtype, device):
     return cached
 
 
-def _segments(sorted_keys: torch.Tensor, num_segments: int) -> torch.Tensor:
-    bounds = torch.arange(num_segments + 1, device=sorted_keys.device, dtype=torch.int64)
-    return torch.searchsorted(sorted_keys, bounds)
-
-
 def _stream(device) -> int:
     return torch.cuda.current_stream(device).cuda_stream
 
 
-def forward_kernel(spec, x, sh, w, senders, receivers, num_nodes: int) -> torch.Tensor:
-    """(num_nodes, spec.dim_out) = fused convolution; inputs as in pgnfast.ops.tp_conv."""
-    x, sh, w = x.contiguous(), sh.contiguous(), w.contiguous()
-    out = torch.empty(num_nodes, spec.dim_out, dtype=x.dtype, device=x.device)
-    (columns,) = _tables(spec, "forward", x.dtype, x.device)
-    _cuda.tp_conv_segments(
-        x, sh, w, senders, None, _segments(receivers, num_nodes), *columns, out, _stream(x.device)
-    )
-    return out
+class CudaKernels(SegmentKernels):
+    """pgnfast._cuda's kernels on the caller's current stream."""
 
-
-def backward_kernel(
-    spec, grad_output, x, sh, w, senders, receivers, need_features: bool, need_edges: bool
-):
-    """(grad_x (N, dim_in), grad_sh (E, dim_sh), grad_w (E, weight_numel)); zeros if not
-    needed."""
-    grad_output, x, sh, w = (t.contiguous() for t in (grad_output, x, sh, w))
-    num_nodes, stream = x.shape[0], _stream(x.device)
-    if need_features:
-        sorted_senders, order = torch.sort(senders, stable=True)
-        grad_x = torch.empty_like(x)
-        (columns,) = _tables(spec, "transposed", x.dtype, x.device)
-        _cuda.tp_conv_segments(
-            grad_output,
-            sh,
-            w,
-            receivers,
-            order,
-            _segments(sorted_senders, num_nodes),
-            *columns,
-            grad_x,
-            stream,
+    def convolve(self, spec, transposed, inputs, sh, w, gather, order, pointers, rows):
+        out = torch.empty(
+            rows, spec.dim_in if transposed else spec.dim_out, dtype=inputs.dtype, device=sh.device
         )
-    else:
-        grad_x = torch.zeros_like(x)
-    if need_edges:
+        kind = "transposed" if transposed else "forward"
+        (columns,) = _tables(spec, kind, inputs.dtype, inputs.device)
+        stream = _stream(inputs.device)
+        _cuda.tp_conv_segments(inputs, sh, w, gather, order, pointers, columns, out, stream)
+        return out
+
+    def edge_grads(self, spec, x, sh, w, grad_output, senders, pointers):
         grad_sh, grad_w = torch.empty_like(sh), torch.empty_like(w)
-        weight_columns, sh_columns = _tables(spec, "edges", x.dtype, x.device)
+        tables = _tables(spec, "edges", x.dtype, x.device)
         _cuda.tp_conv_edge_grads(
-            x,
-            sh,
-            w,
-            grad_output,
-            senders,
-            _segments(receivers, num_nodes),
-            *weight_columns,
-            *sh_columns,
-            grad_sh,
-            grad_w,
-            stream,
+            x, sh, w, grad_output, senders, pointers, tables, grad_sh, grad_w, _stream(x.device)
         )
-    else:
-        grad_sh, grad_w = torch.zeros_like(sh), torch.zeros_like(w)
-    return grad_x, grad_sh, grad_w
+        return grad_sh, grad_w
 
 
-tp_conv_op, tp_conv_backward_op = define_tp_conv_ops("cuda", forward_kernel, backward_kernel)
-
-
-def tp_conv(spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes: int):
-    """Same contract as :func:`pgnfast.ops.tp_conv` (CUDA tensors)."""
-    return tp_conv_op(
-        node_features,
-        edge_sh,
-        edge_weights,
-        senders.contiguous(),
-        receivers.contiguous(),
-        int(num_nodes),
-        spec_key(spec),
-    )
+tp_conv_op, tp_conv_backward_op, tp_conv = define_tp_conv_ops("cuda", CudaKernels())

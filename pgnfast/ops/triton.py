@@ -5,6 +5,8 @@ launched through ``wrap_triton``, so torch.compile sees them): ``torch.ops.pgnfa
 and ``torch.ops.pgnfast.tp_conv_triton_backward``, autograd to any order (_autograd.py).
 Deterministic: receiver segments, a stable sort of the senders for the gradient w.r.t. node
 features, and per-path scratch columns summed with index_add where paths share outputs.
+Index values are checked with one torch reduction per index array before any launch (not
+while torch.compile traces: there only the public entry's eager checks apply).
 Available on CUDA devices; on the CPU only under TRITON_INTERPRET=1 (tests).
 """
 
@@ -16,7 +18,8 @@ import numpy as np
 import torch
 
 from ._autograd import define_tp_conv_ops
-from ._paths import path_tables, spec_key
+from ._fused import SegmentKernels
+from ._paths import path_tables
 
 try:
     import triton
@@ -140,117 +143,73 @@ def _skip_launch(x: torch.Tensor) -> bool:
     return _INTERPRETED and isinstance(x, torch._subclasses.fake_tensor.FakeTensor)
 
 
-def _segments(sorted_keys: torch.Tensor, num_segments: int) -> torch.Tensor:
-    bounds = torch.arange(num_segments + 1, device=sorted_keys.device, dtype=torch.int64)
-    return torch.searchsorted(sorted_keys, bounds)
+class TritonKernels(SegmentKernels):
+    """The kernels of pgnfast/triton/tp_conv.py, launched through wrap_triton."""
 
-
-def forward_kernel(spec, x, sh, w, senders, receivers, num_nodes: int) -> torch.Tensor:
-    """(num_nodes, spec.dim_out) = fused convolution; inputs as in pgnfast.ops.tp_conv."""
-    x, sh, w = x.contiguous(), sh.contiguous(), w.contiguous()
-    meta, cg, _, _, channels, dim = _tables(spec, False, x.dtype, x.device, x)
-    out = torch.empty(num_nodes, spec.dim_out, dtype=x.dtype, device=x.device)
-    if num_nodes == 0 or _skip_launch(x):
-        return out
-    pointers = _segments(receivers, num_nodes)
-    torch.library.wrap_triton(kernels.segment_conv_kernel)[(num_nodes, meta.shape[0])](
-        x,
-        sh,
-        w,
-        senders,
-        senders,
-        pointers,
-        meta,
-        cg,
-        out,
-        spec.dim_in,
-        spec.dim_sh,
-        spec.weight_numel,
-        spec.dim_out,
-        HAS_ORDER=False,
-        CHANNELS=channels,
-        DIM=dim,
-    )
-    return out
-
-
-def backward_kernel(
-    spec, grad_output, x, sh, w, senders, receivers, need_features: bool, need_edges: bool
-):
-    """(grad_x (N, dim_in), grad_sh (E, dim_sh), grad_w (E, weight_numel)); zeros if not
-    needed."""
-    grad_output, x, sh, w = (t.contiguous() for t in (grad_output, x, sh, w))
-    num_nodes, num_edges = x.shape[0], sh.shape[0]
-    grad_x = torch.zeros_like(x)
-    grad_sh, grad_w = torch.zeros_like(sh), torch.zeros_like(w)
-    if num_nodes == 0 or num_edges == 0 or _skip_launch(x):
-        return grad_x, grad_sh, grad_w
-    if need_features:
-        meta, cg, out_columns, _, channels, dim = _tables(spec, True, x.dtype, x.device, x)
-        sorted_senders, order = torch.sort(senders, stable=True)
-        scratch = torch.empty(num_nodes, out_columns.shape[0], dtype=x.dtype, device=x.device)
-        torch.library.wrap_triton(kernels.segment_conv_kernel)[(num_nodes, meta.shape[0])](
-            grad_output,
-            sh,
-            w,
-            receivers,
-            order,
-            _segments(sorted_senders, num_nodes),
-            meta,
-            cg,
-            scratch,
-            spec.dim_out,
-            spec.dim_sh,
-            spec.weight_numel,
-            out_columns.shape[0],
-            HAS_ORDER=True,
-            CHANNELS=channels,
-            DIM=dim,
+    def convolve(self, spec, transposed, inputs, sh, w, gather, order, pointers, rows):
+        meta, cg, out_columns, _, channels, dim = _tables(
+            spec, transposed, inputs.dtype, inputs.device, inputs
         )
-        grad_x = grad_x.index_add(1, out_columns, scratch)
-    if need_edges:
+        # transposed: paths share output columns, so each writes its own scratch columns
+        columns = out_columns.shape[0] if transposed else spec.dim_out
+        out = torch.empty(rows, columns, dtype=inputs.dtype, device=inputs.device)
+        if rows and not _skip_launch(inputs):
+            torch.library.wrap_triton(kernels.segment_conv_kernel)[(rows, meta.shape[0])](
+                inputs,
+                sh,
+                w,
+                gather,
+                gather if order is None else order,
+                pointers,
+                meta,
+                cg,
+                out,
+                inputs.shape[1],
+                spec.dim_sh,
+                spec.weight_numel,
+                columns,
+                HAS_ORDER=order is not None,
+                CHANNELS=channels,
+                DIM=dim,
+            )
+        if not transposed:
+            return out
+        grad_x = torch.zeros(rows, spec.dim_in, dtype=inputs.dtype, device=inputs.device)
+        return grad_x.index_add(1, out_columns, out)
+
+    def edge_grads(self, spec, x, sh, w, grad_output, senders, pointers):
         meta, cg, _, sh_columns, channels, dim = _tables(spec, False, x.dtype, x.device, x)
-        scratch = torch.empty(num_edges, sh_columns.shape[0], dtype=x.dtype, device=x.device)
+        scratch = torch.empty(sh.shape[0], sh_columns.shape[0], dtype=x.dtype, device=x.device)
         grad_w = torch.empty_like(w)
-        torch.library.wrap_triton(kernels.edge_grads_kernel)[(num_nodes, meta.shape[0])](
-            x,
-            sh,
-            w,
-            grad_output,
-            senders,
-            _segments(receivers, num_nodes),
-            meta,
-            cg,
-            grad_w,
-            scratch,
-            spec.dim_in,
-            spec.dim_sh,
-            spec.weight_numel,
-            spec.dim_out,
-            sh_columns.shape[0],
-            CHANNELS=channels,
-            DIM=dim,
-        )
-        grad_sh = grad_sh.index_add(1, sh_columns, scratch)
-    return grad_x, grad_sh, grad_w
+        if x.shape[0] and sh.shape[0] and not _skip_launch(x):
+            torch.library.wrap_triton(kernels.edge_grads_kernel)[(x.shape[0], meta.shape[0])](
+                x,
+                sh,
+                w,
+                grad_output,
+                senders,
+                pointers,
+                meta,
+                cg,
+                grad_w,
+                scratch,
+                spec.dim_in,
+                spec.dim_sh,
+                spec.weight_numel,
+                spec.dim_out,
+                sh_columns.shape[0],
+                CHANNELS=channels,
+                DIM=dim,
+            )
+        return torch.zeros_like(sh).index_add(1, sh_columns, scratch), grad_w
 
 
 if kernels is not None:
-    tp_conv_op, tp_conv_backward_op = define_tp_conv_ops(
-        "triton", forward_kernel, backward_kernel, triton=True
+    tp_conv_op, tp_conv_backward_op, tp_conv = define_tp_conv_ops(
+        "triton", TritonKernels(), triton=True
     )
+else:
 
-
-def tp_conv(spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes: int):
-    """Same contract as :func:`pgnfast.ops.tp_conv`."""
-    if kernels is None:
+    def tp_conv(spec, node_features, edge_sh, edge_weights, senders, receivers, num_nodes: int):
+        """Same contract as :func:`pgnfast.ops.tp_conv`; needs Triton."""
         raise RuntimeError("the triton tp_conv backend needs Triton")
-    return tp_conv_op(
-        node_features,
-        edge_sh,
-        edge_weights,
-        senders.contiguous(),
-        receivers.contiguous(),
-        int(num_nodes),
-        spec_key(spec),
-    )

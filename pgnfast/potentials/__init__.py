@@ -5,6 +5,7 @@ protocol (see :mod:`pgnfast.potentials.base`); the classes here are exact, cheap
 """
 
 from .base import PotentialBase, PotentialProtocol
+from .fingerprint import fingerprint_differences, num_types_of, potential_fingerprint
 from .pair import CoreRepulsion, Harmonic, LennardJones, PairPotential
 
 __all__ = [
@@ -14,4 +15,7 @@ __all__ = [
     "PairPotential",
     "PotentialBase",
     "PotentialProtocol",
+    "fingerprint_differences",
+    "num_types_of",
+    "potential_fingerprint",
 ]

@@ -16,6 +16,8 @@ Every potential in pgnfast (the NequIP model behind ``pgnfast.Potential``, the D
       ``math.inf`` for a global functional such as the DFT). Moving particle k changes E_i
       only for i within ``receptive_field`` of k, which is what makes local Monte Carlo
       energy differences exact and O(1).
+- ``fingerprint() -> dict`` (optional; ``PotentialBase`` gives one)   what a Monte Carlo
+      checkpoint records to refuse a resume under another potential.
 
 Positions in nm (N, 3), cell rows are box vectors in nm (3, 3), types an (N,) int array or
 None, pbc a bool or three bools. ``pbc=False`` is used by the Monte Carlo engine for the
@@ -28,6 +30,8 @@ import math
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from .fingerprint import potential_fingerprint
 
 
 @runtime_checkable
@@ -44,9 +48,20 @@ class PotentialProtocol(Protocol):
 
 
 class PotentialBase:
-    """Convenience base class: derive ``energy`` and ``energies_batch`` from ``energies``."""
+    """Convenience base class: derive ``energy`` and ``energies_batch`` from ``energies``.
+
+    ``fingerprint()`` identifies the potential in Monte Carlo checkpoints, so a resume under
+    another potential is refused; list attributes that are run state rather than parameters
+    in ``fingerprint_exclude``.
+    """
 
     receptive_field: float = math.inf
+    fingerprint_exclude: tuple[str, ...] = ()
+
+    def fingerprint(self) -> dict:
+        """JSON-able identity: class, parameters, a sha256 of a model's weights and of any
+        inner potential (see :func:`pgnfast.potentials.fingerprint.potential_fingerprint`)."""
+        return potential_fingerprint(self)
 
     def energies(self, positions, cell, types=None, pbc=True) -> np.ndarray:
         raise NotImplementedError

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ..errors import InputError
+from ..geometry import check_pbc, orthorhombic_lengths
 from .base import PotentialBase
 
 
@@ -30,12 +32,6 @@ def _as_numpy(positions):
     return np.asarray(positions, dtype=np.float64), (lambda array: array)
 
 
-def _pbc3(pbc) -> tuple[bool, bool, bool]:
-    if isinstance(pbc, (bool, np.bool_)):
-        return (bool(pbc),) * 3
-    return tuple(bool(p) for p in np.asarray(pbc).reshape(3))
-
-
 _UPPER_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -52,11 +48,18 @@ def _minimum_image_lengths(cell, periodic, cutoff):
     cutoff < half of every length), else None."""
     if not all(periodic) or cell is None:
         return None
-    lengths = np.array([cell[0, 0], cell[1, 1], cell[2, 2]])
-    off_diagonal = np.abs(cell).sum() - np.abs(lengths).sum()
-    if off_diagonal != 0.0 or np.any(lengths <= 2.0 * cutoff):
+    lengths = orthorhombic_lengths(cell)
+    if lengths is None or np.any(lengths <= 2.0 * cutoff):
         return None
     return lengths
+
+
+def _orthorhombic_image(vectors: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Difference vectors (..., 3) reduced to their minimum image in an orthorhombic box of
+    `lengths` (3,) nm, in place. The per-axis form of :func:`pgnfast.geometry.minimum_image`,
+    kept for its rounding (the Monte Carlo trajectories depend on the last bits)."""
+    vectors -= np.round(vectors / lengths) * lengths
+    return vectors
 
 
 def half_pairs(positions: np.ndarray, cell, cutoff: float, pbc=True):
@@ -66,7 +69,7 @@ def half_pairs(positions: np.ndarray, cell, cutoff: float, pbc=True):
     cutoff < half the box use the minimum image; everything else the pgnfast cell list.
     """
     n = positions.shape[0]
-    periodic = _pbc3(pbc)
+    periodic = check_pbc(pbc)
     if n < 2 and not any(periodic):
         return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0))
     if not any(periodic):
@@ -81,7 +84,7 @@ def half_pairs(positions: np.ndarray, cell, cutoff: float, pbc=True):
     if lengths is not None and n <= 400:
         i, j = _upper_pairs(n)
         vectors = positions[j] - positions[i]
-        vectors -= np.round(vectors / lengths) * lengths
+        _orthorhombic_image(vectors, lengths)
         distances = np.sqrt(np.einsum("pk,pk->p", vectors, vectors))
         keep = distances < cutoff
         return i[keep], j[keep], vectors[keep], distances[keep]
@@ -93,7 +96,7 @@ def half_pairs(positions: np.ndarray, cell, cutoff: float, pbc=True):
         order = np.lexsort((j, i))
         i, j = i[order], j[order]
         vectors = positions[j] - positions[i]
-        vectors -= np.round(vectors / lengths) * lengths
+        _orthorhombic_image(vectors, lengths)
         distances = np.sqrt(np.einsum("pk,pk->p", vectors, vectors))
         keep = distances < cutoff
         return i[keep], j[keep], vectors[keep], distances[keep]
@@ -135,7 +138,7 @@ class PairPotential(PotentialBase):
             pos, _ = _as_numpy(positions)
             cell = None if cell is None else np.asarray(cell, dtype=np.float64)
             lengths = (
-                None if cell is None else _minimum_image_lengths(cell, _pbc3(pbc), self.cutoff)
+                None if cell is None else _minimum_image_lengths(cell, check_pbc(pbc), self.cutoff)
             )
             if lengths is not None and 2 <= len(pos) <= 64:
                 groups.setdefault((len(pos), tuple(lengths)), []).append((index, pos))
@@ -146,7 +149,7 @@ class PairPotential(PotentialBase):
             stacked = np.stack([pos for _, pos in members])  # (B, n, 3)
             i, j = _upper_pairs(n)
             vectors = stacked[:, j] - stacked[:, i]
-            vectors -= np.round(vectors / lengths) * lengths
+            _orthorhombic_image(vectors, lengths)
             r = np.sqrt(np.einsum("bpk,bpk->bp", vectors, vectors))
             inside = r < self.cutoff
             half_energy = np.zeros_like(r)
@@ -183,7 +186,10 @@ class LennardJones(PairPotential):
         self, epsilon: float = 1.0, sigma: float = 1.0, cutoff: float = 2.5, shift: bool = False
     ):
         if not (epsilon > 0 and sigma > 0 and cutoff > 0):
-            raise ValueError("epsilon, sigma and cutoff must be positive")
+            raise InputError(
+                f"LennardJones needs epsilon, sigma and cutoff > 0 (kT, nm, nm), got "
+                f"{epsilon!r}, {sigma!r}, {cutoff!r}"
+            )
         self.epsilon, self.sigma, self.cutoff, self.shift = (
             float(epsilon),
             float(sigma),
@@ -227,7 +233,10 @@ class CoreRepulsion(PairPotential):
     ):
         cutoff = 1.5 * diameter if cutoff is None else cutoff
         if not (diameter > 0 and cutoff >= diameter and epsilon >= 0):
-            raise ValueError("need diameter > 0, cutoff >= diameter, epsilon >= 0")
+            raise InputError(
+                f"CoreRepulsion needs diameter > 0, cutoff >= diameter and epsilon >= 0, got "
+                f"diameter={diameter!r}, cutoff={cutoff!r}, epsilon={epsilon!r}"
+            )
         self.epsilon, self.diameter, self.exponent, self.cutoff = (
             float(epsilon),
             float(diameter),
@@ -270,6 +279,11 @@ class Harmonic(PotentialBase):
     def __init__(self, spring_constant: float = 1.0, centers=None):
         self.spring_constant = float(spring_constant)
         self.centers = np.zeros((1, 3)) if centers is None else np.asarray(centers, np.float64)
+
+    @property
+    def num_types(self) -> int:
+        """Particle types this potential knows: one per tether center."""
+        return len(self.centers)
 
     def _displacements(self, positions, types):
         pos, back = _as_numpy(positions)

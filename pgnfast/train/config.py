@@ -1,10 +1,18 @@
-"""Training configuration: a dataclass read from / written to YAML."""
+"""Training configuration: a dataclass read from / written to YAML, checked on load (unknown
+keys and bad values raise InputError naming the key, and the file when read from one)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import math
+import numbers
+import os
+from dataclasses import asdict, dataclass, field
 
 import yaml
+
+from .._config import check_keys, field_names, from_yaml
+from ..errors import InputError, UnitsError
+from ..units import resolve
 
 MODEL_DEFAULTS = dict(
     num_layers=4,
@@ -16,28 +24,37 @@ MODEL_DEFAULTS = dict(
     radial_mlp_depth=1,
     radial_mlp_width=128,
 )
+# model keys a config may give (type names, the number of types, descriptors and the
+# per-type statistics come from the data)
+MODEL_KEYS = (*MODEL_DEFAULTS, "r_max", "avg_num_neighbors", "backend")
+DTYPES = ("float32", "float64")
 
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs (units: nm, kT).
+    """Everything a training run needs (units: those of the data, `units`; PGN: nm, kT).
 
-    data: extxyz path, glob or list of them. run_dir: output folder. model: NequIP
-    hyperparameters (r_max in nm, ...; type names, avg_num_neighbors and per-type scale/shift
-    come from the data). split: fractions (or counts) for train/validation/test.
-    energy_weight / force_weight: loss weights on per-particle energy (kT^2) and force
-    components ((kT/nm)^2); force_weight 0 trains on energies only. ema_decay: 0 disables EMA.
-    lr_patience / lr_factor / lr_threshold: the plateau schedule multiplies the learning rate
-    by lr_factor after lr_patience epochs whose validation loss improved by less than the
-    relative lr_threshold (read from the config also on --resume).
+    data: an extxyz path, a labeled dataset folder (`pgnfast label --out`, with
+    manifest.json), a glob, or a list of them. run_dir: output folder. model: NequIP
+    hyperparameters (r_max in the data's length unit, ...; type names, avg_num_neighbors
+    and per-type scale/shift come from the data). split: fractions (or counts) for
+    train/validation/test. energy_weight / force_weight: loss weights on per-particle
+    energy (kT^2) and force components ((kT/nm)^2); force_weight 0 trains on energies only.
+    ema_decay: 0 disables EMA. lr_patience / lr_factor / lr_threshold: the plateau schedule
+    multiplies the learning rate by lr_factor after lr_patience epochs whose validation loss
+    improved by less than the relative lr_threshold (read from the config also on --resume).
     checkpoint_every: steps between atomic checkpoints. max_wall_time: seconds; training
     stops (and is evaluated as finished) at the first epoch end past it, None for no limit;
-    --resume with a larger max_wall_time (or max_epochs) continues a run stopped by it.
-    device: "cpu", "cuda", "cuda:K" or "auto" (under torchrun each process takes the GPU of
-    its LOCAL_RANK). stop_after_steps: end the process abruptly after this many optimizer
-    steps in this run (simulates a kill, for tests). init_from: a model file (save_model)
-    whose weights start a new run, to fine-tune it (with other loss weights or schedule);
-    its hyperparameters must match `model` and the data's.
+    --resume with a larger max_wall_time (or max_epochs) continues a run stopped by it; any
+    other change of the configuration or of the data refuses to resume
+    (ResumeMismatchError). device: "cpu", "cuda", "cuda:K" or "auto" (under torchrun each
+    process takes the GPU of its LOCAL_RANK). stop_after_steps: end the process abruptly
+    after this many optimizer steps in this run (simulates a kill, for tests). init_from: a
+    model file (save_model) whose weights start a new run, to fine-tune it (with other loss
+    weights or schedule); its hyperparameters must match `model` and the data's.
+    metadata: a JSON-able dict copied into the saved model file's metadata. units: the unit
+    system of the data ("pgn", "atomistic" or a dict with at least length and energy),
+    recorded in the model file and checked against a dataset that records its units.
     """
 
     data: str | list = ""
@@ -71,26 +88,80 @@ class TrainConfig:
     plots: bool = True
     stop_after_steps: int | None = None
     init_from: str | None = None
+    metadata: dict = field(default_factory=dict)
+    units: str | dict = "pgn"
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
+        """A checked config from a dict; InputError names the first bad key."""
+        values = check_keys(values, field_names(cls), "training config")
         config = cls(**values)
-        config.model = {**MODEL_DEFAULTS, **(config.model or {})}
+        if isinstance(config.data, os.PathLike):
+            config.data = os.fspath(config.data)
+        elif isinstance(config.data, (list, tuple)):
+            config.data = [os.fspath(item) for item in config.data]
+        config.model = {**MODEL_DEFAULTS, **check_keys(config.model, MODEL_KEYS, "model")}
         if "r_max" not in config.model:
-            raise ValueError(
+            raise InputError(
                 "model.r_max (nm) is required: the interaction range has no default that fits "
                 "every design (about 28 nm for the default PGN design, see examples/train.yaml)"
             )
+        config.check()
         return config
 
     @classmethod
     def from_yaml(cls, path) -> TrainConfig:
-        with open(path) as handle:
-            return cls.from_dict(yaml.safe_load(handle) or {})
+        """A checked config from a YAML file; errors name the file and the key."""
+        return from_yaml(cls, path)
+
+    def check(self) -> None:
+        """Raise InputError naming the first key whose value is out of range or of the wrong
+        kind."""
+        _number(self.model.get("r_max"), "model.r_max", positive=True)
+        if not isinstance(self.data, (str, list, tuple)) or not self.data:
+            raise InputError(f"data must be a path, a glob or a list of them, got {self.data!r}")
+        if self.dtype not in DTYPES:
+            raise InputError(f"dtype must be one of {list(DTYPES)}, got {self.dtype!r}")
+        _integer(self.seed, "seed", low=0)
+        _integer(self.batch_size, "batch_size", low=1)
+        _integer(self.max_epochs, "max_epochs", low=0)
+        _integer(self.lr_patience, "lr_patience", low=0)
+        _integer(self.early_stopping_patience, "early_stopping_patience", low=1)
+        _integer(self.checkpoint_every, "checkpoint_every", low=0)
+        for name in ("learning_rate", "lr_factor"):
+            _number(getattr(self, name), name, positive=True)
+        for name in ("weight_decay", "energy_weight", "force_weight", "lr_threshold", "min_lr"):
+            _number(getattr(self, name), name)
+        if not 0.0 <= _number(self.ema_decay, "ema_decay") < 1.0:
+            raise InputError(f"ema_decay must lie in [0, 1), got {self.ema_decay!r}")
+        for name in ("grad_clip_norm", "max_wall_time"):
+            if getattr(self, name) is not None:
+                _number(getattr(self, name), name)
+        for name in ("num_threads", "stop_after_steps"):
+            if getattr(self, name) is not None:
+                _integer(getattr(self, name), name, low=1)
+        self._check_split()
+        if self.type_names is not None and (
+            not isinstance(self.type_names, (list, tuple))
+            or not all(isinstance(t, str) for t in self.type_names)
+        ):
+            raise InputError(f"type_names must be a list of strings, got {self.type_names!r}")
+        if not isinstance(self.descriptor_keys, (list, tuple)):
+            raise InputError(f"descriptor_keys must be a list, got {self.descriptor_keys!r}")
+        if not isinstance(self.metadata, dict):
+            raise InputError(f"metadata must be a mapping, got {type(self.metadata).__name__}")
+        from ..nn.io import json_metadata
+
+        json_metadata(self.metadata, "metadata")
+        try:
+            resolve(self.units)
+        except UnitsError as error:
+            raise InputError(f"units: {error}") from error
+
+    def _check_split(self) -> None:
+        split = check_keys(self.split, ("train", "validation", "test"), "split")
+        for name, value in split.items():
+            _number(value, f"split.{name}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,3 +169,20 @@ class TrainConfig:
     def to_yaml(self, path) -> None:
         with open(path, "w") as handle:
             yaml.safe_dump(self.to_dict(), handle, sort_keys=False)
+
+
+def _number(value, name: str, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise InputError(
+            f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}"
+        )
+    return value
+
+
+def _integer(value, name: str, *, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import glob
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..data.io import MANIFEST
+from ..errors import FileFormatError, InputError
+from ..geometry import check_cell
 from ..neighbors import neighbor_list
 from ..nn.graph import Graph, build_graph
+from ..validation import (
+    LEGACY_TYPE_COLUMNS,
+    TYPE_COLUMN,
+    check_finite,
+    check_positions,
+    read_type_column,
+)
 
 
 @dataclass
@@ -33,52 +45,85 @@ class Sample:
 
 
 def _paths(data) -> list[str]:
+    """Dataset sources of `data` (a path, labeled dataset folder, folder of extxyz files,
+    glob, or a list of them); FileFormatError naming the pattern that matches nothing."""
     items = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+    if not items:
+        raise FileFormatError("data names no dataset (an empty list)")
     paths = []
     for item in items:
         item = os.fspath(item)
-        if os.path.isdir(item) and os.path.exists(os.path.join(item, "manifest.json")):
-            paths.append(item)  # a labeler dataset directory: read_dataset follows its manifest
+        if os.path.isdir(item) and os.path.exists(os.path.join(item, MANIFEST)):
+            paths.append(item)  # a labeled dataset folder: read through its manifest
         elif os.path.isdir(item):
-            paths += sorted(
+            found = sorted(
                 glob.glob(os.path.join(item, "*.extxyz")) + glob.glob(os.path.join(item, "*.xyz"))
             )
+            if not found:
+                raise FileFormatError(
+                    f"data folder {item} holds no {MANIFEST} (a labeled dataset) and no "
+                    f"*.extxyz or *.xyz files"
+                )
+            paths += found
         else:
             found = sorted(glob.glob(item))
-            paths += found if found else [item]
-    if not paths:
-        raise FileNotFoundError(f"no dataset files in {data!r}")
+            if not found:
+                raise FileFormatError(
+                    f"data {item!r} matches no file (a labeled dataset folder, an extxyz "
+                    f"file or a glob of them; working folder {os.getcwd()})"
+                )
+            paths += found
     return paths
 
 
-def read_frames(data) -> list:
-    """ase.Atoms frames from extxyz files (the labeler's reader when it is installed)."""
-    try:
-        from ..data import read_dataset  # the DFT labeler's reader, when present
-    except ImportError:
-        read_dataset = None
+def read_labeled_frames(data, units=None) -> tuple[list, list[str]]:
+    """ase.Atoms frames of `data` and, per frame, where it came from ("file frame k").
+    Every frame is checked (pgnfast.data.read_dataset); units: checked against datasets
+    that record theirs (UnitsError)."""
+    from ..data.io import read_dataset_sources
+
+    frames, sources = [], []
+    for path in _paths(data):
+        if os.path.isdir(path) or path.endswith((".extxyz", ".xyz")):
+            loaded, names = read_dataset_sources(path, units=units)
+        else:
+            loaded = _read_other_format(path)
+            names = [f"{path} frame {k}" for k in range(len(loaded))]
+        frames += loaded
+        sources += names
+    return frames, sources
+
+
+def _read_other_format(path) -> list:
     import ase.io
 
-    frames = []
-    for path in _paths(data):
-        if read_dataset is not None:
-            try:
-                loaded = read_dataset(path)
-                frames += list(loaded)
-                continue
-            except Exception:  # noqa: BLE001 - fall back to plain extxyz reading
-                pass
-        frames += ase.io.read(path, index=":")
+    from ..data.io import check_frame
+
+    try:
+        frames = ase.io.read(path, index=":")
+    except Exception as error:  # noqa: BLE001 - ASE's readers raise many kinds
+        reason = str(error).splitlines()[0] if str(error) else ""
+        raise FileFormatError(
+            f"dataset file {path} cannot be read: {type(error).__name__}: {reason}"
+        ) from error
+    for index, atoms in enumerate(frames):
+        check_frame(atoms, f"{path} frame {index}")
     return frames
+
+
+def read_frames(data, units=None) -> list:
+    """ase.Atoms frames from a labeled dataset folder, extxyz files or globs (see
+    read_labeled_frames)."""
+    return read_labeled_frames(data, units)[0]
 
 
 def _energy(atoms) -> float:
     for key in ("energy", "free_energy", "total_energy"):
         if key in atoms.info:
             return float(atoms.info[key])
-    if atoms.calc is not None:
-        return float(atoms.calc.get_potential_energy())
-    raise KeyError("frame has no energy (info['energy'] or a calculator)")
+    if atoms.calc is not None and "energy" in getattr(atoms.calc, "results", {}):
+        return float(atoms.calc.results["energy"])
+    raise InputError("it has no energy (info['energy'] or a calculator's result)")
 
 
 def _forces(atoms):
@@ -90,51 +135,103 @@ def _forces(atoms):
     return None
 
 
-# per-particle integer type columns, in order of preference: "types", and "type" as written
-# by the DFT labeler (pgnfast.data) and the Monte Carlo TrajectoryWriter
-TYPE_ARRAYS = ("types", "type")
+# per-particle integer type columns: the canonical `type` (written by the labeler and the
+# Monte Carlo writers), then the legacy names read for old files
+TYPE_ARRAYS = (TYPE_COLUMN, *LEGACY_TYPE_COLUMNS)
 
 
 def _type_array(atoms):
+    """The first numeric type column of `atoms` (text columns, such as species names, are
+    not types), or None."""
     for key in TYPE_ARRAYS:
         values = atoms.arrays.get(key)
-        if values is not None and np.issubdtype(np.asarray(values).dtype, np.integer):
+        if values is not None and np.asarray(values).dtype.kind in "iuf":
             return values
     return None
 
 
-def samples_from_frames(frames, type_names=None, descriptor_keys=()) -> tuple[list, list]:
-    """Samples and the type names (from the integer arrays['types'] or arrays['type'], else
-    the chemical symbols)."""
+def _frame_types(atoms, type_names) -> np.ndarray:
+    """(N,) int64 types through pgnfast.validation.read_type_column, text columns ignored."""
+    text = [
+        key
+        for key in TYPE_ARRAYS
+        if key in atoms.arrays and np.asarray(atoms.arrays[key]).dtype.kind not in "iuf"
+    ]
+    if text:
+        atoms = atoms.copy()
+        for key in text:
+            del atoms.arrays[key]
+    return read_type_column(atoms, len(type_names), type_names)
+
+
+def samples_from_frames(
+    frames, type_names=None, descriptor_keys=(), sources=None
+) -> tuple[list, list]:
+    """Samples and the type names (from the integer `type` column, or the legacy `types`,
+    else the chemical symbols). sources: per frame, where it came from (named in errors).
+    A frame without energy, with forces of the wrong shape, types out of range or a
+    missing descriptor raises InputError (FileFormatError when sources are given)."""
     if type_names is None:
-        if all(_type_array(f) is not None for f in frames):
-            count = int(max(int(np.max(_type_array(f))) for f in frames)) + 1
+        if frames and all(_type_array(f) is not None for f in frames):
+            count = int(max(int(np.max(_type_array(f), initial=0)) for f in frames)) + 1
             type_names = [f"type{t}" for t in range(count)]
         else:
             type_names = sorted({s for f in frames for s in f.get_chemical_symbols()})
     samples = []
-    for atoms in frames:
-        types = _type_array(atoms)
-        if types is not None:
-            types = np.asarray(types, np.int64)
-        else:
-            types = np.array([type_names.index(s) for s in atoms.get_chemical_symbols()])
-        descriptors = None
-        if descriptor_keys:
-            values = [float(atoms.info[key]) for key in descriptor_keys]
-            descriptors = np.tile(values, (len(atoms), 1))
-        samples.append(
-            Sample(
-                positions=np.asarray(atoms.positions, np.float64),
-                cell=np.asarray(atoms.cell[:], np.float64),
-                pbc=tuple(bool(p) for p in atoms.pbc),
-                types=types,
-                energy=_energy(atoms),
-                forces=_forces(atoms),
-                descriptors=descriptors,
-            )
-        )
+    for index, atoms in enumerate(frames):
+        where = sources[index] if sources is not None else f"frame {index}"
+        try:
+            samples.append(_sample(atoms, type_names, descriptor_keys))
+        except (InputError, KeyError, TypeError, ValueError) as error:
+            kind = FileFormatError if sources is not None else InputError
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            raise kind(f"{where}: {message}") from error
     return samples, list(type_names)
+
+
+def _sample(atoms, type_names, descriptor_keys) -> Sample:
+    n = len(atoms)
+    forces = _forces(atoms)
+    if forces is not None and forces.shape != (n, 3):
+        raise InputError(f"forces must have shape ({n}, 3), got {forces.shape}")
+    descriptors = None
+    if descriptor_keys:
+        missing = [key for key in descriptor_keys if key not in atoms.info]
+        if missing:
+            raise InputError(f"it has no descriptor values {missing} in its info")
+        values = [float(atoms.info[key]) for key in descriptor_keys]
+        descriptors = np.tile(values, (n, 1))
+    sample = Sample(
+        positions=check_positions(atoms.positions),
+        cell=check_cell(atoms.cell[:], tuple(bool(p) for p in atoms.pbc)),
+        pbc=tuple(bool(p) for p in atoms.pbc),
+        types=_frame_types(atoms, type_names),
+        energy=_energy(atoms),
+        forces=forces,
+        descriptors=descriptors,
+    )
+    check_finite(np.array([sample.energy]), "energy")
+    if forces is not None:
+        check_finite(forces, "forces")
+    return sample
+
+
+def fingerprint(samples, type_names) -> str:
+    """sha256 of a data set's frames and labels (positions, cell, pbc, types, energy, forces,
+    descriptors) and type names: what a checkpoint must have been trained on to resume."""
+    digest = hashlib.sha256(json.dumps(list(type_names)).encode())
+    for sample in samples:
+        for part in (
+            sample.positions,
+            sample.cell,
+            np.asarray(sample.pbc),
+            sample.types,
+            np.array([sample.energy]),
+            sample.forces,
+            sample.descriptors,
+        ):
+            digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
+    return "sha256:" + digest.hexdigest()
 
 
 def split_indices(num_samples: int, split: dict, seed: int) -> dict[str, list[int]]:

@@ -31,15 +31,24 @@ import numpy as np
 import torch
 
 from .._atomic import write_json
+from ..errors import InputError
 from ..nn.io import load_model, save_model
-from ..nn.model import UNITS, NequIP
-from .checkpoint import ExponentialMovingAverage, save_atomic
+from ..nn.model import NequIP
+from ..units import resolve
+from .checkpoint import (
+    ExponentialMovingAverage,
+    check_resume,
+    load_checkpoint,
+    restore,
+    save_checkpoint,
+)
 from .config import TrainConfig
 from .data import (
     attach_neighbors,
     collate,
+    fingerprint,
     per_type_statistics,
-    read_frames,
+    read_labeled_frames,
     samples_from_frames,
     split_indices,
 )
@@ -148,14 +157,16 @@ def build_model(config: TrainConfig, type_names, statistics) -> NequIP:
     )
     model = model.to(dtype=getattr(torch, config.dtype), device=training_device(config))
     model.set_energy_scale_shift(statistics["scale"], statistics["shift"])
+    model.units = resolve(config.units)
+    model.metadata = dict(config.metadata)
     if config.init_from:
-        start = load_model(config.init_from)
+        start = load_model(config.init_from, units=config.units)
         ignored = {"backend"}
         mine = {k: v for k, v in model.hyperparameters.items() if k not in ignored}
         theirs = {k: v for k, v in start.hyperparameters.items() if k not in ignored}
         differ = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         if differ:
-            raise ValueError(
+            raise InputError(
                 f"init_from {config.init_from}: the model file differs from this run in "
                 + ", ".join(f"{k} ({theirs.get(k)!r} there, {mine.get(k)!r} here)" for k in differ)
             )
@@ -165,13 +176,18 @@ def build_model(config: TrainConfig, type_names, statistics) -> NequIP:
 
 def fit(config, *, resume: bool = False) -> dict:
     """Train per config (a TrainConfig, dict or YAML path); returns the metrics dict (and
-    {"interrupted": True} when stop_after_steps ended the run early)."""
+    {"interrupted": True} when stop_after_steps ended the run early).
+
+    Bad configuration values raise InputError, unreadable data FileFormatError, data in
+    other units UnitsError, and resume=True with another run's checkpoint (another
+    configuration or data set) ResumeMismatchError."""
     if not isinstance(config, TrainConfig):
         config = (
             TrainConfig.from_dict(config)
             if isinstance(config, dict)
             else TrainConfig.from_yaml(config)
         )
+    config.check()
     if config.num_threads:
         torch.set_num_threads(int(config.num_threads))
     distributed = _Distributed()
@@ -180,8 +196,13 @@ def fit(config, *, resume: bool = False) -> dict:
     os.makedirs(run_dir, exist_ok=True)
     checkpoint_path = os.path.join(run_dir, "checkpoint.pt")
 
-    frames = read_frames(config.data)
-    samples, type_names = samples_from_frames(frames, config.type_names, config.descriptor_keys)
+    frames, sources = read_labeled_frames(config.data, units=config.units)
+    samples, type_names = samples_from_frames(
+        frames, config.type_names, config.descriptor_keys, sources
+    )
+    if not samples:
+        raise InputError(f"data {config.data!r} holds no frames")
+    data_fingerprint = fingerprint(samples, type_names)
     split = split_indices(len(samples), config.split, config.seed)
     r_max = float(config.model["r_max"])
     attach_neighbors(samples, r_max, config.neighbor_backend)
@@ -221,15 +242,11 @@ def fit(config, *, resume: bool = False) -> dict:
 
     resumed = resume and os.path.exists(checkpoint_path)
     if resumed:
-        saved = torch.load(checkpoint_path, weights_only=False, map_location=device)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        saved = load_checkpoint(checkpoint_path, map_location=device)
+        check_resume(saved, config, data_fingerprint, checkpoint_path)
+        state = restore(saved, checkpoint_path, model, optimizer, scheduler, ema)
         # the config decides how the schedule reacts from here on
         scheduler.patience, scheduler.threshold = config.lr_patience, config.lr_threshold
-        if ema is not None:
-            ema.load_state_dict(saved["ema"])
-        state = saved["state"]
         # a run stopped only by a limit goes on when the config raises that limit
         limits_raised = {
             "wall_time": config.max_wall_time is None
@@ -249,16 +266,15 @@ def fit(config, *, resume: bool = False) -> dict:
 
     def checkpoint():
         if distributed.is_main:
-            save_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "ema": ema.state_dict() if ema is not None else None,
-                    "state": state,
-                    "config": config.to_dict(),
-                },
+            save_checkpoint(
                 checkpoint_path,
+                model=model.state_dict(),
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                ema=ema.state_dict() if ema is not None else None,
+                state=state,
+                config=config.to_dict(),
+                data_fingerprint=data_fingerprint,
             )
 
     train_indices = list(range(len(train)))
@@ -324,7 +340,7 @@ def fit(config, *, resume: bool = False) -> dict:
         validation_loss = _evaluate_loss(model, validation, config, dtype)
         improved = validation_loss < state["best_validation"]
         if improved and distributed.is_main:
-            save_model(model, os.path.join(run_dir, "best_model.pt"))
+            save_model(model, os.path.join(run_dir, "best_model.pt"), metadata=config.metadata)
         if ema is not None:
             ema.swap(model)
         scheduler.step(validation_loss)
@@ -372,7 +388,7 @@ def _finish(config, samples, split, state, wall_time) -> dict:
     best_path = os.path.join(run_dir, "best_model.pt")
     model = load_model(best_path).to(training_device(config))
     metrics = {
-        "units": dict(UNITS),
+        "units": resolve(config.units),
         "best_epoch": state["best_epoch"],
         "initial_validation_loss": state.get("initial_validation_loss"),
         "best_validation_loss": state["best_validation"],

@@ -1,7 +1,8 @@
 """Triton cell-list neighbor search (same contract as csrc/cpu/cell_list.cpp).
 
-The binning is pgnfast.neighbors.binning (torch, on the device); the kernel gives each
-program BLOCK cell-sorted particles, walks their stencil of neighbouring cells (wrapping
+A pure kernel layer: `cell_list_pairs` takes particles already binned into cells (plain
+tensors; pgnfast.neighbors validates the input and bins it, then calls this). The kernel
+gives each program BLOCK cell-sorted particles, walks their stencil of neighbouring cells (wrapping
 along periodic directions with the integer image crossed) and, per stencil cell, up to the
 largest cell occupancy of candidates. Two launches: count pairs per particle, then fill at
 the prefix-summed offsets, so pairs come out sorted by i with no atomics. Runs on a GPU, or
@@ -14,8 +15,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ..neighbors._common import Geometry
-from ..neighbors.binning import bin_particles
+from ..errors import InputError
 
 BLOCK = 64
 
@@ -160,28 +160,90 @@ def _cell_list_kernel(
         tl.store(counts + i, found, mask=live)
 
 
-def pairs(geometry: Geometry, *, half: bool, self_interaction: bool):
-    """(i, j, shifts, vectors, distances) as tensors on the input's device, sorted by i."""
-    bins = bin_particles(geometry)
-    device = bins.positions.device
-    n = bins.positions.shape[0]
-    nx, ny, nz = bins.n_cells
-    sx, sy, sz = bins.n_search
-    lifts = [s // c + 1 for s, c in zip(bins.n_search, bins.n_cells)]
-    cell_rows = bins.cell.reshape(-1).contiguous()
-    cutoff2 = torch.tensor([geometry.cutoff**2], dtype=torch.float64, device=device)
+GRID_FIELDS = (
+    "positions",
+    "sorted_positions",
+    "sorted_index",
+    "sorted_cell",
+    "image",
+    "cell_start",
+    "n_cells",
+    "n_search",
+    "periodic",
+    "cell",
+    "max_occupancy",
+)
+
+
+def _check_grid(grid, cutoff) -> None:
+    """Shapes, dtypes and devices of the binned particles (O(1); the kernel trusts them)."""
+    missing = [name for name in GRID_FIELDS if not hasattr(grid, name)]
+    if missing:
+        raise InputError(f"the binned particles lack {missing}")
+    positions, n_cells = grid.positions, grid.n_cells
+    n = positions.shape[0]
+    expected = {
+        "positions": (n, 3),
+        "sorted_positions": (n, 3),
+        "sorted_index": (n,),
+        "sorted_cell": (n,),
+        "image": (n, 3),
+        "cell_start": (n_cells[0] * n_cells[1] * n_cells[2] + 1,),
+        "cell": (3, 3),
+    }
+    dtypes = {"sorted_index": torch.int64, "sorted_cell": torch.int64, "image": torch.int32}
+    dtypes.update({"cell_start": torch.int64})
+    for name, shape in expected.items():
+        tensor, dtype = getattr(grid, name), dtypes.get(name, torch.float64)
+        if tuple(tensor.shape) != shape or tensor.dtype != dtype:
+            raise InputError(
+                f"{name} must be {dtype} of shape {shape}, got {tensor.dtype} {tuple(tensor.shape)}"
+            )
+        if tensor.device != positions.device or not tensor.is_contiguous():
+            raise InputError(f"{name} must be contiguous and on {positions.device}")
+    if min(n_cells) < 1 or min(grid.n_search) < 0 or grid.max_occupancy < 0 or not cutoff > 0:
+        raise InputError(
+            f"bad grid: n_cells={n_cells}, n_search={grid.n_search}, "
+            f"max_occupancy={grid.max_occupancy}, cutoff={cutoff}"
+        )
+
+
+def cell_list_pairs(grid, cutoff: float, *, half: bool, self_interaction: bool):
+    """(i, j, shifts, vectors, distances) on the particles' device, sorted by i.
+
+    `grid`: the particles binned into cells, any object with the fields of GRID_FIELDS:
+    positions: (N, 3) float64, the caller's positions (nm); sorted_positions: (N, 3)
+    float64, wrapped, in cell order; sorted_index / sorted_cell: (N,) int64, original index
+    and cell of each sorted slot; image: (N, 3) int32 wrap count per original index (wrapped
+    = positions - image @ cell); cell_start: (prod(n_cells) + 1,) int64 first slot of every
+    cell; n_cells, n_search (cells to visit on each side), periodic: three per direction;
+    cell: (3, 3) float64 rows are box vectors; max_occupancy: most particles in one cell.
+    cutoff in nm.
+    """
+    _check_grid(grid, cutoff)
+    positions, sorted_positions = grid.positions, grid.sorted_positions
+    sorted_index, sorted_cell, image = grid.sorted_index, grid.sorted_cell, grid.image
+    cell_start, n_cells, n_search = grid.cell_start, grid.n_cells, grid.n_search
+    periodic, cell, max_occupancy = grid.periodic, grid.cell, grid.max_occupancy
+    device = positions.device
+    n = positions.shape[0]
+    nx, ny, nz = n_cells
+    sx, sy, sz = n_search
+    lifts = [s // c + 1 for s, c in zip(n_search, n_cells)]
+    cell_rows = cell.reshape(-1).contiguous()
+    cutoff2 = torch.tensor([cutoff**2], dtype=torch.float64, device=device)
     grid = (triton.cdiv(n, BLOCK),)
     counts = torch.zeros(n, dtype=torch.int64, device=device)
     offsets = torch.zeros(n + 1, dtype=torch.int64, device=device)
 
     def launch(fill, out):
         _cell_list_kernel[grid](
-            bins.positions,
-            bins.sorted_positions,
-            bins.sorted_index,
-            bins.sorted_cell,
-            bins.image,
-            bins.cell_start,
+            positions,
+            sorted_positions,
+            sorted_index,
+            sorted_cell,
+            image,
+            cell_start,
             offsets,
             counts,
             *out,
@@ -193,12 +255,12 @@ def pairs(geometry: Geometry, *, half: bool, self_interaction: bool):
             sy,
             sz,
             *lifts,
-            bins.max_occupancy,
+            max_occupancy,
             cell_rows,
             cutoff2,
-            PX=bins.periodic[0],
-            PY=bins.periodic[1],
-            PZ=bins.periodic[2],
+            PX=bool(periodic[0]),
+            PY=bool(periodic[1]),
+            PZ=bool(periodic[2]),
             HALF=bool(half),
             SELF=bool(self_interaction),
             FILL=fill,

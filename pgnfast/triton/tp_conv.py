@@ -8,6 +8,7 @@ contracts C with the edge SH (CY[a, c] = sum_b Y[b] C[a, b, c]) and then with th
 (CHANNELS, DIM) input tile, weighted per channel. Paths whose outputs share columns (the
 gradient w.r.t. node features) write to per-path columns of a scratch row instead, summed
 afterwards with one deterministic index_add over columns: no atomics anywhere.
+Both kernels read a path and an edge through the same two helpers (`_path`, `_edge`).
 Runs on a GPU, or on the CPU under TRITON_INTERPRET=1 (slow; for tests).
 """
 
@@ -18,6 +19,52 @@ import triton.language as tl
 
 # per-path metadata rows (int64, 9 columns, built by pgnfast/ops/triton.py): in_start, in_dim,
 # sh_start, sh_dim, out_start, out_dim, mul, weight_offset, scratch_start
+
+
+@triton.jit
+def _path(meta_ptr, cg_ptr, k, DIM: tl.constexpr):
+    """Path k: (in_start, in_dim, sh_start, sh_dim, out_start, out_dim, mul, weight_offset,
+    scratch_start, dense CG block (DIM, DIM, DIM))."""
+    meta = meta_ptr + k * 9
+    m = tl.arange(0, DIM)
+    cg = tl.load(
+        cg_ptr
+        + k * DIM * DIM * DIM
+        + (m[:, None, None] * DIM + m[None, :, None]) * DIM
+        + m[None, None, :]
+    )
+    return (
+        tl.load(meta + 0),
+        tl.load(meta + 1),
+        tl.load(meta + 2),
+        tl.load(meta + 3),
+        tl.load(meta + 4),
+        tl.load(meta + 5),
+        tl.load(meta + 6),
+        tl.load(meta + 7),
+        tl.load(meta + 8),
+        cg,
+    )
+
+
+@triton.jit
+def _edge(
+    e, row, input_ptr, sh_ptr, weight_ptr, strides, path, CHANNELS: tl.constexpr, DIM: tl.constexpr
+):
+    """Edge e's operands for a path: the gathered input tile x (CHANNELS, DIM) of input row
+    `row`, the channel weights w (CHANNELS,) and CY[a, c] = sum_b Y[e, b] C[a, b, c]."""
+    input_stride, sh_stride, weight_stride = strides
+    in_start, in_dim, sh_start, sh_dim, _, _, mul, weight_offset, _, cg = path
+    u = tl.arange(0, CHANNELS)
+    m = tl.arange(0, DIM)
+    x = tl.load(
+        input_ptr + row * input_stride + in_start + u[:, None] * in_dim + m[None, :],
+        mask=(u[:, None] < mul) & (m[None, :] < in_dim),
+        other=0.0,
+    )
+    y = tl.load(sh_ptr + e * sh_stride + sh_start + m, mask=m < sh_dim, other=0.0)
+    w = tl.load(weight_ptr + e * weight_stride + weight_offset + u, mask=u < mul, other=0.0)
+    return x, w, tl.sum(cg * y[None, :, None], axis=1)
 
 
 @triton.jit
@@ -42,45 +89,24 @@ def segment_conv_kernel(
     """out[n, out_start + u * out_dim + c] =
     sum_e w[e, off + u] sum_ab C[a, b, c] Y[e, b] x[g(e), u, a]."""
     n = tl.program_id(0)
-    k = tl.program_id(1)
-    meta = meta_ptr + k * 9
-    in_start = tl.load(meta + 0)
-    in_dim = tl.load(meta + 1)
-    sh_start = tl.load(meta + 2)
-    sh_dim = tl.load(meta + 3)
-    out_start = tl.load(meta + 4)
-    out_dim = tl.load(meta + 5)
-    mul = tl.load(meta + 6)
-    weight_offset = tl.load(meta + 7)
-
+    path = _path(meta_ptr, cg_ptr, tl.program_id(1), DIM)
+    strides = (input_stride, sh_stride, weight_stride)
     u = tl.arange(0, CHANNELS)
     m = tl.arange(0, DIM)
-    cg = tl.load(
-        cg_ptr
-        + k * DIM * DIM * DIM
-        + (m[:, None, None] * DIM + m[None, :, None]) * DIM
-        + m[None, None, :]
-    )
-    in_mask = (u[:, None] < mul) & (m[None, :] < in_dim)
-    in_offsets = in_start + u[:, None] * in_dim + m[None, :]
-    acc = tl.zeros((CHANNELS, DIM), dtype=cg.dtype)
-    begin = tl.load(segment_ptr + n)
-    end = tl.load(segment_ptr + n + 1)
-    for j in range(begin, end):
+    acc = tl.zeros((CHANNELS, DIM), dtype=path[9].dtype)
+    for j in range(tl.load(segment_ptr + n), tl.load(segment_ptr + n + 1)):
         if HAS_ORDER:
             e = tl.load(order_ptr + j)
         else:
             e = j
         row = tl.load(gather_ptr + e)
-        x = tl.load(input_ptr + row * input_stride + in_offsets, mask=in_mask, other=0.0)
-        y = tl.load(sh_ptr + e * sh_stride + sh_start + m, mask=m < sh_dim, other=0.0)
-        w = tl.load(weight_ptr + e * weight_stride + weight_offset + u, mask=u < mul, other=0.0)
-        cy = tl.sum(cg * y[None, :, None], axis=1)  # (a, c)
-        message = tl.sum(x[:, :, None] * cy[None, :, :], axis=1)  # (u, c)
-        acc += w[:, None] * message
-    out_mask = (u[:, None] < mul) & (m[None, :] < out_dim)
+        x, w, cy = _edge(e, row, input_ptr, sh_ptr, weight_ptr, strides, path, CHANNELS, DIM)
+        acc += w[:, None] * tl.sum(x[:, :, None] * cy[None, :, :], axis=1)  # (u, c)
+    out_start, out_dim, mul = path[4], path[5], path[6]
     tl.store(
-        out_ptr + n * out_stride + out_start + u[:, None] * out_dim + m[None, :], acc, mask=out_mask
+        out_ptr + n * out_stride + out_start + u[:, None] * out_dim + m[None, :],
+        acc,
+        mask=(u[:, None] < mul) & (m[None, :] < out_dim),
     )
 
 
@@ -107,47 +133,22 @@ def edge_grads_kernel(
     """Per edge e of receiver n and path k: grad_w[e, off + u] and the path's share of
     grad_sh[e, sh block] (written to scratch columns of the path)."""
     n = tl.program_id(0)
-    k = tl.program_id(1)
-    meta = meta_ptr + k * 9
-    in_start = tl.load(meta + 0)
-    in_dim = tl.load(meta + 1)
-    sh_start = tl.load(meta + 2)
-    sh_dim = tl.load(meta + 3)
-    out_start = tl.load(meta + 4)
-    out_dim = tl.load(meta + 5)
-    mul = tl.load(meta + 6)
-    weight_offset = tl.load(meta + 7)
-    scratch_start = tl.load(meta + 8)
-
+    path = _path(meta_ptr, cg_ptr, tl.program_id(1), DIM)
+    strides = (x_stride, sh_stride, weight_stride)
+    sh_dim, out_start, out_dim, mul, weight_offset = path[3], path[4], path[5], path[6], path[7]
     u = tl.arange(0, CHANNELS)
     m = tl.arange(0, DIM)
-    cg = tl.load(
-        cg_ptr
-        + k * DIM * DIM * DIM
-        + (m[:, None, None] * DIM + m[None, :, None]) * DIM
-        + m[None, None, :]
-    )
-    begin = tl.load(segment_ptr + n)
-    end = tl.load(segment_ptr + n + 1)
     grad = tl.load(
         grad_ptr + n * grad_stride + out_start + u[:, None] * out_dim + m[None, :],
         mask=(u[:, None] < mul) & (m[None, :] < out_dim),
         other=0.0,
     )
-    in_mask = (u[:, None] < mul) & (m[None, :] < in_dim)
-    in_offsets = in_start + u[:, None] * in_dim + m[None, :]
-    for e in range(begin, end):
+    for e in range(tl.load(segment_ptr + n), tl.load(segment_ptr + n + 1)):
         row = tl.load(senders_ptr + e)
-        x = tl.load(x_ptr + row * x_stride + in_offsets, mask=in_mask, other=0.0)
-        y = tl.load(sh_ptr + e * sh_stride + sh_start + m, mask=m < sh_dim, other=0.0)
-        w = tl.load(weight_ptr + e * weight_stride + weight_offset + u, mask=u < mul, other=0.0)
-        cy = tl.sum(cg * y[None, :, None], axis=1)  # (a, c)
+        x, w, cy = _edge(e, row, x_ptr, sh_ptr, weight_ptr, strides, path, CHANNELS, DIM)
         t = tl.sum(grad[:, None, :] * cy[None, :, :], axis=2)  # (u, a)
         grad_w = tl.sum(x * t, axis=1)  # (u,)
         tl.store(grad_weight_ptr + e * weight_stride + weight_offset + u, grad_w, mask=u < mul)
-        weighted = (w[:, None] * x)[:, :, None] * grad[:, None, :]  # (u, a, c)
-        p = tl.sum(weighted, axis=0)  # (a, c)
-        grad_y = tl.sum(tl.sum(p[:, None, :] * cg, axis=2), axis=0)  # (b,)
-        tl.store(
-            grad_sh_scratch_ptr + e * scratch_stride + scratch_start + m, grad_y, mask=m < sh_dim
-        )
+        p = tl.sum((w[:, None] * x)[:, :, None] * grad[:, None, :], axis=0)  # (a, c)
+        grad_y = tl.sum(tl.sum(p[:, None, :] * path[9], axis=2), axis=0)  # (b,)
+        tl.store(grad_sh_scratch_ptr + e * scratch_stride + path[8] + m, grad_y, mask=m < sh_dim)

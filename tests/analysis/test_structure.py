@@ -25,9 +25,8 @@ def _icosahedron(bond: float = 1.0) -> np.ndarray:
     return np.vstack([[0.0, 0.0, 0.0], vertices])
 
 
-def _random_hard_spheres(n, box, diameter, seed):
+def _random_hard_spheres(n, box, diameter, rng):
     """Random sequential addition of non-overlapping spheres (a liquid-like structure)."""
-    rng = np.random.default_rng(seed)
     points = np.empty((n, 3))
     placed = 0
     while placed < n:
@@ -40,14 +39,14 @@ def _random_hard_spheres(n, box, diameter, seed):
     return points
 
 
-def test_fcc_steinhardt_values():
+def test_fcc_steinhardt_values(rng):
     positions, cell = _fcc(4)
     q6, q6_global = analysis.steinhardt(positions, cell, 6)
     np.testing.assert_allclose(q6, 0.57452, atol=1e-4)
     w6, _ = analysis.steinhardt(positions, cell, 6, wl=True)
     np.testing.assert_allclose(w6, -0.01316, atol=2e-4)
     # a distorted crystal is measurably different: the test can fail
-    noisy = positions + np.random.default_rng(0).normal(0, 0.08, positions.shape)
+    noisy = positions + rng.normal(0, 0.08, positions.shape)
     assert analysis.steinhardt(noisy, cell, 6)[0].mean() < 0.55
 
 
@@ -71,17 +70,16 @@ def test_fcc_voronoi_cells_are_rhombic_dodecahedra():
     np.testing.assert_allclose(voronoi.volumes, 0.25, rtol=1e-5)  # freud: float32
 
 
-def test_ideal_gas_rdf_is_one():
-    rng = np.random.default_rng(1)
+def test_ideal_gas_rdf_is_one(rng):
     frames = rng.random((4, 3000, 3)) * 10.0
     r, g = analysis.radial_distribution(frames, np.eye(3) * 10.0, r_max=4.0, bins=40)
     assert np.all(np.abs(g[r > 1.0] - 1.0) < 0.08)
     assert abs(np.mean(g[r > 1.0]) - 1.0) < 0.01
 
 
-def test_structure_factor_matches_transform_of_rdf():
+def test_structure_factor_matches_transform_of_rdf(rng):
     box, n = 14.0, 1600
-    positions = _random_hard_spheres(n, box, 1.0, seed=3)
+    positions = _random_hard_spheres(n, box, 1.0, rng)
     cell = np.eye(3) * box
     q, s, counts = analysis.structure_factor(positions, cell, q_max=8.0, bins=16)
     assert q[counts > 0].min() < 2 * np.pi / box + 0.6  # reaches the lowest commensurate q

@@ -16,15 +16,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pgnfast.data import KINDS, label, random_configurations, read_dataset, write_extxyz
+from pgnfast.data import label, read_dataset, write_extxyz
 from pgnfast.dft import PGNDesign, default_design
+from pgnfast.systems.pgn import KINDS, random_configurations
+from pgnfast.units import PGN
 
 DESIGN = default_design()
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_configurations_fill_the_melt_box_without_overlap(kind):
-    seed = int(np.random.SeedSequence().entropy % 2**32)
+def test_configurations_fill_the_melt_box_without_overlap(kind, test_seed):
+    seed = test_seed % 2**32
     (atoms,) = random_configurations(DESIGN, 64, 1, seed=seed, kind=kind)
     assert abs(atoms.get_volume() - DESIGN.box_volume([64])) < 1e-6 * atoms.get_volume()
     d = atoms.get_all_distances(mic=True) + np.eye(64) * 1e9
@@ -71,6 +73,7 @@ def test_label_writes_a_dataset_and_skips_finished_work(tmp_path):
         out = label(configs + [bad], DESIGN, tmp_path / "ds", workers=1, progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["shards"]) == 2 and len(manifest["failures"]) == 1
+    assert manifest["units"] == PGN  # the labeler records its units (nm, kT)
     assert "overlap" in manifest["failures"][0]["reason"]
     frames = read_dataset(out)
     assert len(frames) == 2 and all(f.info["converged"] for f in frames)
@@ -164,7 +167,9 @@ def test_cli_label(tmp_path):
     assert len(read_dataset(tmp_path / "ds")) == 1
 
 
-def test_mc_snapshots_move_the_cores_without_overlaps():
+def test_mc_snapshots_move_the_cores_without_overlaps(monkeypatch, test_seed):
+    from pgnfast.geometry import minimum_image
+    from pgnfast.mc import ParallelTempering
     from pgnfast.neighbors import neighbor_list
     from pgnfast.potentials import CoreRepulsion
 
@@ -172,19 +177,25 @@ def test_mc_snapshots_move_the_cores_without_overlaps():
         core_radius=5.0, grafting_density=0.5, chain_length=40, kuhn_length=1.0, segment_volume=0.2
     )
     potential = CoreRepulsion(epsilon=2.0, diameter=10.0, cutoff=14.0)
-    snapshots = random_configurations(
-        design, 16, 2, seed=3, kind="mc", potential=potential, temperature=5.0, sweeps=5
-    )
-    again = random_configurations(
-        design, 16, 2, seed=3, kind="mc", potential=potential, temperature=5.0, sweeps=5
-    )
-    starts = random_configurations(design, 16, 2, seed=3, kind="random")
+    options = dict(kind="mc", potential=potential, temperature=5.0, sweeps=5)
+    seed = test_seed % 2**32
+    snapshots = random_configurations(design, 16, 2, seed=seed, **options)
+    again = random_configurations(design, 16, 2, seed=seed, **options)
+    # the starts of the same stream: the same call with a Monte Carlo run that never moves
+    with monkeypatch.context() as patch:
+        patch.setattr(ParallelTempering, "run", lambda self, *args, **kwargs: None)
+        starts = random_configurations(design, 16, 2, seed=seed, **options)
     for snap, same, start in zip(snapshots, again, starts):
         assert snap.info["kind"] == "mc" and snap.info["mc_sweeps"] == 5
         np.testing.assert_array_equal(snap.positions, same.positions)  # seeded
+        np.testing.assert_array_equal(snap.cell[:], start.cell[:])
+        np.testing.assert_array_equal(snap.arrays["type"], start.arrays["type"])
         assert np.linalg.det(snap.cell) == pytest.approx(design.box_volume([16]), rel=1e-9)
         pairs = neighbor_list(snap.positions, np.asarray(snap.cell), 10.0)
         assert len(pairs) == 0, "cores overlap after the Monte Carlo snapshot"
-        assert not np.allclose(snap.positions, start.positions)
+        moved = np.linalg.norm(
+            minimum_image(snap.positions - start.positions, np.asarray(snap.cell)), axis=1
+        )
+        assert (moved > 1e-6).sum() >= len(moved) // 2, f"too few cores moved: {moved}, {seed}"
     with pytest.raises(ValueError, match="needs a potential"):
         random_configurations(design, 16, 1, seed=0, kind="mc")

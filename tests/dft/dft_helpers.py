@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from pgnfast.dft import PGNDesign
+from pgnfast.geometry import minimum_image
 
 # A design for small dense comparisons (nm, chains/nm^2): moderately stretched chains.
 SMALL = PGNDesign(
@@ -22,12 +23,9 @@ def place(rng, n, cell, radius, gap=0.5):
     pts = []
     while len(pts) < n:
         p = rng.random(3) @ cell
-        ok = True
-        for q, aq in zip(pts, radius):
-            f = (p - q) @ inv
-            if np.linalg.norm((f - np.round(f)) @ cell) < radius[len(pts)] + aq + gap:
-                ok = False
-                break
-        if ok:
-            pts.append(p)
+        if pts:
+            distances = np.linalg.norm(minimum_image(p - np.array(pts), cell, inv), axis=1)
+            if (distances < radius[len(pts)] + radius[: len(pts)] + gap).any():
+                continue
+        pts.append(p)
     return np.array(pts)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pgnfast.dft import CoreOverlapError, DFTInputError, Functional, NotConverged, PGNDesign, solve
+from pgnfast.errors import InputError, PGNFastError
 from pgnfast.potentials.base import PotentialProtocol
 
 from .dft_helpers import ORACLE_ARGS, SMALL, place
@@ -305,6 +306,8 @@ def test_bad_input_raises_clear_errors(rng):
     with pytest.raises(DFTInputError, match="types"):
         small_solve(pos, cell, types=np.arange(len(pos)))
     with pytest.raises(DFTInputError, match="singular"):
+        small_solve(pos, np.array([[30.0, 0, 0], [0, 30.0, 0], [30.0, 30.0, 0]]))
+    with pytest.raises(DFTInputError, match="zero-length vector"):
         small_solve(pos, np.zeros((3, 3)))
     for bad_design in [
         dict(core_radius=-1.0),
@@ -315,6 +318,22 @@ def test_bad_input_raises_clear_errors(rng):
     ]:
         with pytest.raises(ValueError):
             PGNDesign(**{**ORACLE_ARGS, **bad_design})
+
+
+def test_exceptions_are_pgnfast_errors():
+    assert issubclass(DFTInputError, InputError) and issubclass(DFTInputError, ValueError)
+    assert issubclass(CoreOverlapError, DFTInputError)
+    assert issubclass(NotConverged, PGNFastError) and issubclass(NotConverged, RuntimeError)
+
+
+def test_any_real_tolerance_type_is_accepted(rng):
+    """tol may be any real number in (0, 1): numpy float32 too, with the same label as the
+    float64 of the same value."""
+    pos, cell = small_system(rng)
+    single = small_solve(pos, cell, tol=np.float32(1e-6))
+    double = small_solve(pos, cell, tol=float(np.float32(1e-6)))
+    assert single.converged and single.info["tol"] == float(np.float32(1e-6))
+    assert single.energy == double.energy and np.array_equal(single.forces, double.forces)
 
 
 def test_functional_follows_the_potential_protocol(rng):

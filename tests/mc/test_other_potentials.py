@@ -1,4 +1,4 @@
-"""The engine with the NequIP potential (skipped when pgnfast.nn is not importable)."""
+"""The engine with the NequIP potential (skipped only when torch or e3nn is not installed)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,22 @@ import pgnfast.mc as mc
 from pgnfast.mc.local import LocalEnergyChange, ReplicaState
 
 
-def _model_potential():
+def _model_potential(seed: int = 0):
     torch = pytest.importorskip("torch")
-    try:
-        from pgnfast.nn.model import NequIP
-        from pgnfast.nn.potential import Potential
-    except Exception as error:  # noqa: BLE001 - any import problem means "not available"
-        pytest.skip(f"pgnfast.nn not importable: {error}")
-    torch.manual_seed(0)
+    pytest.importorskip("e3nn")
+    from pgnfast.nn.model import NequIP
+    from pgnfast.nn.potential import Potential
+
+    torch.manual_seed(seed)
     model = NequIP(
         r_max=0.7, num_layers=2, l_max=1, num_features=8, num_bessel=4, radial_mlp_width=16
     ).double()
     return Potential(model)
 
 
-def test_nequip_local_difference_equals_full_recomputation():
-    potential = _model_potential()
+def test_nequip_local_difference_equals_full_recomputation(rng, test_seed):
+    potential = _model_potential(test_seed % 2**31)
     assert potential.receptive_field == pytest.approx(1.4)
-    rng = np.random.default_rng(0)
     cell = np.eye(3) * 4.0
     positions = rng.random((40, 3)) * 4.0
     energies = potential.energies(positions, cell)
@@ -48,11 +46,11 @@ def test_nequip_local_difference_equals_full_recomputation():
         assert result.delta == pytest.approx(potential.energy(moved, cell) - total, abs=1e-9)
 
 
-def test_nequip_runs_in_the_engine():
-    potential = _model_potential()
-    positions = np.random.default_rng(1).random((30, 3)) * 3.0
+def test_nequip_runs_in_the_engine(rng, test_seed):
+    potential = _model_potential(test_seed % 2**31)
+    positions = rng.random((30, 3)) * 3.0
     pt = mc.ParallelTempering(
-        potential, positions, np.eye(3) * 3.0, [1.0, 2.0], seed=0, equilibration_sweeps=1
+        potential, positions, np.eye(3) * 3.0, [1.0, 2.0], seed=test_seed, equilibration_sweeps=1
     )
     summary = pt.run(2, quench_lowest=False)
     assert summary.sweeps == 2 and np.all(np.isfinite(summary.mean_energy))

@@ -1,5 +1,7 @@
+"""Helpers shared by the neighbor-list tests (`rng` and `test_seed` come from the root
+conftest)."""
+
 import numpy as np
-import pytest
 
 from pgnfast.neighbors.reference import canonical_order
 
@@ -29,14 +31,6 @@ def random_cell(rng, length, skew):
     cell += rng.uniform(-skew, skew, (3, 3)) * length * np.triu(np.ones((3, 3)), 1)
     q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
     return cell @ q
-
-
-@pytest.fixture
-def rng(request):
-    # fresh inputs per run, reproducible per test from its name and the printed seed
-    seed = np.random.SeedSequence().entropy % (2**32)
-    print(f"seed={seed}")
-    return np.random.default_rng(seed)
 
 
 __all__ = ["assert_same_pairs", "canonical", "canonical_order", "random_cell"]

@@ -9,9 +9,9 @@ from ..triton_subprocess import run_interpreted
 from .conftest import assert_same_pairs, random_cell
 
 
-def test_triton_kernel_under_interpreter_matches_reference():
+def test_triton_kernel_under_interpreter_matches_reference(test_seed):
     pytest.importorskip("triton")
-    run_interpreted("tests.neighbors.triton_interpreted", "matches the reference")
+    run_interpreted("tests.neighbors.triton_interpreted", "matches the reference", seed=test_seed)
 
 
 cuda = pytest.mark.skipif(

@@ -12,9 +12,8 @@ pytest.importorskip("pgnfast._cpu")
 CUTOFF = 2.0
 
 
-def _system(seed, n=60_000):
+def _system(rng, n=60_000):
     """Enough pairs (~2 M) that every output array is a cached-size block (>= 4 MiB)."""
-    rng = np.random.default_rng(seed)
     box = (n / 1.0) ** (1 / 3)
     cell = np.diag(box * rng.uniform(0.9, 1.1, 3))
     cell[1, 0] = rng.uniform(-2, 2)
@@ -32,9 +31,9 @@ def fresh_cache():
     set_memory_cache_limit(info["limit_bytes"])
 
 
-def test_reused_blocks_give_identical_lists_and_never_alias_live_arrays(fresh_cache):
+def test_reused_blocks_give_identical_lists_and_never_alias_live_arrays(fresh_cache, rng):
     set_memory_cache_limit(0)
-    positions, cell = _system(np.random.default_rng().integers(1 << 30))
+    positions, cell = _system(rng)
     expected = _arrays(pgnfast.neighbor_list(positions, cell, CUTOFF, backend="cpu"))
     set_memory_cache_limit(1 << 32)
     first = pgnfast.neighbor_list(positions, cell, CUTOFF, backend="cpu")
@@ -43,7 +42,7 @@ def test_reused_blocks_give_identical_lists_and_never_alias_live_arrays(fresh_ca
     alive = pgnfast.neighbor_list(positions, cell, CUTOFF, backend="cpu")
     assert memory_cache_info()["hits"] > hits
     # a second list while the first is alive: fresh blocks, the first stays intact
-    other_positions, other_cell = _system(7)
+    other_positions, other_cell = _system(rng)
     other = pgnfast.neighbor_list(other_positions, other_cell, CUTOFF, backend="cpu")
     for got, want in zip(_arrays(alive), expected, strict=True):
         np.testing.assert_array_equal(got, want)
@@ -51,8 +50,8 @@ def test_reused_blocks_give_identical_lists_and_never_alias_live_arrays(fresh_ca
     assert memory_cache_info()["live_bytes"] > 0
 
 
-def test_limit_zero_and_empty_release_everything(fresh_cache):
-    positions, cell = _system(3)
+def test_limit_zero_and_empty_release_everything(fresh_cache, rng):
+    positions, cell = _system(rng)
     set_memory_cache_limit(1 << 32)
     nl = pgnfast.neighbor_list(positions, cell, CUTOFF, backend="cpu")
     del nl

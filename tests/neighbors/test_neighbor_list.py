@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pgnfast
+from pgnfast.errors import InputError, PGNFastWarning
 from pgnfast.neighbors import NeighborList, NeighborListError
 
 from .conftest import assert_same_pairs, canonical, random_cell
@@ -131,14 +132,38 @@ def test_torch_in_torch_out(backend, dtype, rng):
     torch.testing.assert_close(nl.vectors, expected, atol=tol, rtol=0)
 
 
-def test_vectors_carry_gradients_to_positions_and_cell(rng):
-    cell = torch.tensor(random_cell(rng, 5.0, 0.3), requires_grad=True)
-    positions = torch.tensor(rng.uniform(0, 1, (20, 3)), dtype=torch.float64) @ cell.detach()
-    positions.requires_grad_(True)
-    nl = pgnfast.neighbor_list(positions, cell, 2.0)
-    (nl.distances**2).sum().backward()
-    assert positions.grad is not None and cell.grad is not None
-    assert torch.isfinite(positions.grad).all()
+def _cutoff_in_a_gap(distances, low, high):
+    """A cutoff in [low, high] in the middle of the widest gap between pair distances, so
+    that the small moves of a finite-difference check cannot change the pair set."""
+    inside = np.sort(distances[(distances > low) & (distances < high)])
+    edges = np.concatenate([[low], inside, [high]])
+    widest = int(np.argmax(np.diff(edges)))
+    gap = edges[widest + 1] - edges[widest]
+    return 0.5 * (edges[widest] + edges[widest + 1]), gap
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_vectors_and_distances_have_exact_gradients_in_positions_and_cell(backend, rng):
+    cell = random_cell(rng, 3.0, 0.3)
+    positions = rng.uniform(-0.2, 1.2, (8, 3)) @ cell
+    candidates = pgnfast.neighbor_list(positions, cell, 2.2, backend="reference")
+    cutoff, gap = _cutoff_in_a_gap(candidates.distances, 1.4, 2.0)
+    assert gap > 1e-4, "no room for finite differences"
+
+    def vectors_and_distances(positions, cell):
+        nl = pgnfast.neighbor_list(positions, cell, cutoff, backend=backend)
+        # a canonical order, so that a move that rebins particles cannot reorder the output
+        key = np.column_stack([nl.i.numpy(), nl.j.numpy(), nl.shifts.numpy()])
+        order = torch.as_tensor(np.lexsort(key.T[::-1]))
+        return nl.vectors[order], nl.distances[order]
+
+    inputs = (
+        torch.tensor(positions, requires_grad=True),
+        torch.tensor(cell, requires_grad=True),
+    )
+    vectors, _ = vectors_and_distances(*inputs)
+    assert len(vectors) > 10
+    assert torch.autograd.gradcheck(vectors_and_distances, inputs, eps=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
@@ -161,17 +186,22 @@ def test_empty_and_single_particle(backend):
 
 @pytest.mark.skipif("cpu" not in CPU_BACKENDS, reason="CPU extension not built")
 def test_threads_do_not_change_the_result(rng):
-    backend = "cpu"
-    cell = random_cell(rng, 10.0, 0.2)
-    positions = rng.uniform(0, 1, (2000, 3)) @ cell
-    pgnfast.neighbors.set_num_threads(1)
+    from pgnfast.neighbors.cpu import PARTICLES_PER_THREAD
+
+    n = 3 * PARTICLES_PER_THREAD  # the extension runs min(threads, n // 4096) threads
+    assert n // PARTICLES_PER_THREAD >= 2, "two threads would not both run"
+    cell = random_cell(rng, n ** (1 / 3), 0.2)  # about one particle per nm^3
+    positions = rng.uniform(-0.5, 1.5, (n, 3)) @ cell
+    results = {}
     try:
-        one = pgnfast.neighbor_list(positions, cell, 2.0, backend=backend)
-        pgnfast.neighbors.set_num_threads(2)
-        two = pgnfast.neighbor_list(positions, cell, 2.0, backend=backend)
+        for threads in (1, 2):
+            pgnfast.neighbors.set_num_threads(threads)
+            results[threads] = pgnfast.neighbor_list(positions, cell, 1.6, backend="cpu")
     finally:
         pgnfast.neighbors.set_num_threads(0)
-    for a, b in zip(one, two):
+    one, two = results[1], results[2]
+    assert len(one) > 10 * n
+    for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -188,7 +218,7 @@ BAD_INPUTS = {
     "wrong_position_shape": (lambda p, c: (p[:, :2], c), "shape \\(N, 3\\)"),
     "wrong_cell_shape": (lambda p, c: (p, c[:2]), "cell must have shape"),
     "integer_positions": (lambda p, c: (p.astype(np.int64), c), "float32 or float64"),
-    "nan_cell": (lambda p, c: (p, np.where(np.eye(3) > 0, np.nan, c)), "cell contains NaN"),
+    "nan_cell": (lambda p, c: (p, np.where(np.eye(3) > 0, np.nan, c)), "cell has non-finite"),
 }
 
 
@@ -201,10 +231,38 @@ def test_bad_input_raises_clear_error(name, rng):
         pgnfast.neighbor_list(positions, cell, 1.5)
 
 
-@pytest.mark.parametrize("cutoff", [0.0, -1.0, float("nan"), float("inf"), "abc"])
+@pytest.mark.parametrize(
+    "cutoff", [0.0, -1.0, float("nan"), float("inf"), "abc", "2.5", True, np.bool_(True)]
+)
 def test_bad_cutoff(cutoff):
     with pytest.raises(NeighborListError, match="cutoff"):
         pgnfast.neighbor_list(np.zeros((2, 3)), np.eye(3), cutoff)
+
+
+def test_neighbor_list_error_is_an_input_error():
+    assert issubclass(NeighborListError, InputError)
+    assert issubclass(NeighborListError, ValueError)
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_cell_none_needs_open_boundaries(kind, rng):
+    positions = rng.uniform(0, 3, (12, 3))
+    if kind == "torch":
+        positions = torch.tensor(positions)
+    with pytest.raises(NeighborListError, match="cell is None but pbc"):
+        pgnfast.neighbor_list(positions, None, 1.5)
+    with pytest.raises(NeighborListError, match="cell is None but pbc"):
+        pgnfast.neighbor_list(positions, None, 1.5, pbc=(False, True, False))
+    nl = pgnfast.neighbor_list(positions, None, 1.5, pbc=False)
+    assert_same_pairs(nl, ase_pairs(np.asarray(positions), np.zeros((3, 3)), 1.5, False))
+
+
+def test_zero_dimensional_cutoffs_are_read_as_numbers(rng):
+    cell = random_cell(rng, 4.0, 0.2)
+    positions = rng.uniform(0, 1, (15, 3)) @ cell
+    expected = pgnfast.neighbor_list(positions, cell, 1.5)
+    for cutoff in (np.float32(1.5), np.array(1.5), torch.tensor(1.5, dtype=torch.float64)):
+        assert_same_pairs(pgnfast.neighbor_list(positions, cell, cutoff), expected)
 
 
 def test_singular_cell_is_fine_along_open_directions():
@@ -228,17 +286,27 @@ def test_mismatched_kinds_and_unknown_backend():
 
 
 def test_missing_backend_falls_back_with_a_warning(monkeypatch, rng):
-    from pgnfast.neighbors import api
+    from pgnfast.neighbors import api, reference
+
+    cell = random_cell(rng, 4.0, 0.2)
+    positions = rng.uniform(0, 1, (12, 3)) @ cell
+    # the answer from an outside oracle, and from the compiled backend while it is there
+    expected = ase_pairs(positions, cell, 1.5, True)
+    if "cpu" in CPU_BACKENDS:
+        assert_same_pairs(pgnfast.neighbor_list(positions, cell, 1.5, backend="cpu"), expected)
 
     monkeypatch.setattr(api, "_extension", lambda name: None)
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     assert api.available_backends("cpu") == ["reference"]
-    cell = random_cell(rng, 4.0, 0.2)
-    positions = rng.uniform(0, 1, (12, 3)) @ cell
+    calls = []
+    search = reference.pairs
+    monkeypatch.setattr(reference, "pairs", lambda *a, **k: calls.append(1) or search(*a, **k))
     for backend in ("cpu", "triton"):
-        with pytest.warns(RuntimeWarning, match=f"{backend!r} is not available"):
+        with pytest.warns(PGNFastWarning, match=f"{backend!r} is not available"):
             nl = pgnfast.neighbor_list(positions, cell, 1.5, backend=backend)
-        assert_same_pairs(nl, pgnfast.neighbor_list(positions, cell, 1.5, backend="reference"))
+        assert calls, f"the fallback for {backend!r} did not run the reference backend"
+        calls.clear()
+        assert_same_pairs(nl, expected)
 
 
 def test_cli_reports_pairs(tmp_path, capsys, rng):

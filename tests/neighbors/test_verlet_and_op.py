@@ -46,14 +46,14 @@ def test_verlet_rejects_bad_parameters():
 
 def test_custom_op_passes_opcheck(rng):
     cell = torch.tensor(random_cell(rng, 4.0, 0.2))
-    positions = torch.rand(25, 3, dtype=torch.float64) @ cell
+    positions = torch.tensor(rng.uniform(0, 1, (25, 3))) @ cell
     torch.library.opcheck(neighbor_pairs, (positions, cell, 1.5, [True, True, True]))
     torch.library.opcheck(neighbor_pairs, (positions, cell, 1.5, [True, False, True], True))
 
 
 def test_custom_op_inside_torch_compile_matches_eager(rng):
     cell = torch.tensor(random_cell(rng, 4.0, 0.2))
-    positions = (torch.rand(30, 3, dtype=torch.float64) @ cell).requires_grad_(True)
+    positions = (torch.tensor(rng.uniform(0, 1, (30, 3))) @ cell).requires_grad_(True)
 
     def pair_energy(positions, cell):
         i, j, shifts = torch.ops.pgnfast.neighbor_pairs(positions, cell, 1.5, [True] * 3)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from pgnfast.errors import PGNFastWarning
 from pgnfast.nn import NequIP, build_graph
 from pgnfast.testing import (
     assert_equivariant,
@@ -162,7 +163,7 @@ def test_backend_setting_and_fallback(model64):
 
     convolution._warned.clear()
     convolution._resolved.clear()
-    with pytest.warns(RuntimeWarning, match="not available"):
+    with pytest.warns(PGNFastWarning, match="not available"):
         model64.backend = "cuda"  # not on this CPU: warns once, when set, and falls back
     out = model64(graph)["energy"]
     assert torch.allclose(out, ref, atol=1e-10)

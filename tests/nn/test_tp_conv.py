@@ -1,13 +1,13 @@
 """tp_conv: the reference against an explicit einsum written from the documented layout."""
 
 import math
-import warnings
 
 import pytest
 import torch
 from e3nn import o3
 from e3nn.util.test import assert_equivariant
 
+from pgnfast.errors import InputError, PGNFastWarning
 from pgnfast.ops import TPConvSpec, available_backends, resolve_backend, tp_conv
 
 
@@ -31,8 +31,8 @@ def layout_oracle(spec, x, sh, w, senders, receivers, num_nodes):
     return out
 
 
-def random_inputs(spec, num_nodes=7, num_edges=30, seed=0):
-    g = torch.Generator().manual_seed(seed)
+def random_inputs(spec, seed, num_nodes=7, num_edges=30):
+    g = torch.Generator().manual_seed(seed % 2**63)
     receivers = torch.sort(torch.randint(0, num_nodes, (num_edges,), generator=g)).values
     senders = torch.randint(0, num_nodes, (num_edges,), generator=g)
     x = torch.randn(num_nodes, spec.dim_in, generator=g, dtype=torch.float64)
@@ -49,9 +49,9 @@ def random_inputs(spec, num_nodes=7, num_edges=30, seed=0):
         ("4x0e+2x1o+1x2e", 2, "0e"),
     ],
 )
-def test_reference_matches_documented_layout(irreps_in, lmax, target):
+def test_reference_matches_documented_layout(irreps_in, lmax, target, test_seed):
     spec = TPConvSpec.build(irreps_in, o3.Irreps.spherical_harmonics(lmax), target)
-    x, sh, w, s, r = random_inputs(spec)
+    x, sh, w, s, r = random_inputs(spec, test_seed)
     got = tp_conv(spec, x, sh, w, s, r, 7, backend="reference")
     expected = layout_oracle(spec, x, sh, w, s, r, 7)
     assert got.shape == (7, spec.dim_out)
@@ -67,9 +67,9 @@ def test_spec_output_sorted_and_hashable():
     assert hash(spec) == hash(TPConvSpec.build("2x0e+2x1o", "1x0e+1x1o+1x2e", "0e+1o+1e+2e"))
 
 
-def test_tp_conv_is_equivariant():
+def test_tp_conv_is_equivariant(test_seed):
     spec = TPConvSpec.build("2x0e+2x1o+1x2e", o3.Irreps.spherical_harmonics(2), "0e+0o+1o+1e+2e+2o")
-    _, _, w, s, r = random_inputs(spec, num_nodes=5, num_edges=12)
+    x, sh, w, s, r = random_inputs(spec, test_seed, num_nodes=5, num_edges=12)
 
     def op(x, sh):
         return tp_conv(spec, x, sh, w, s, r, 5)
@@ -78,30 +78,30 @@ def test_tp_conv_is_equivariant():
         op,
         irreps_in=[o3.Irreps(spec.irreps_in), o3.Irreps(spec.irreps_sh)],
         irreps_out=[o3.Irreps(spec.irreps_out)],
-        args_in=[torch.randn(5, spec.dim_in), torch.randn(12, spec.dim_sh)],
+        args_in=[x.float(), sh.float()],
         do_parity=True,
         do_translation=False,
     )
 
 
-def test_gradgradcheck_small():
+def test_gradgradcheck_small(test_seed):
     spec = TPConvSpec.build("2x0e+1x1o", o3.Irreps.spherical_harmonics(1), "0e+1o")
-    x, sh, w, s, r = random_inputs(spec, num_nodes=4, num_edges=6)
+    x, sh, w, s, r = random_inputs(spec, test_seed, num_nodes=4, num_edges=6)
     inputs = tuple(t.requires_grad_() for t in (x, sh, w))
     f = lambda a, b, c: tp_conv(spec, a, b, c, s, r, 4)  # noqa: E731
     assert torch.autograd.gradcheck(f, inputs)
     assert torch.autograd.gradgradcheck(f, inputs)
 
 
-def test_empty_graph_and_shape_errors():
+def test_empty_graph_and_shape_errors(test_seed):
     spec = TPConvSpec.build("2x0e+1x1o", o3.Irreps.spherical_harmonics(1), "0e+1o")
-    x = torch.randn(3, spec.dim_in)
+    x = random_inputs(spec, test_seed, num_nodes=3, num_edges=0)[0].float()
     empty = torch.zeros(0, dtype=torch.int64)
     out = tp_conv(
         spec, x, torch.zeros(0, spec.dim_sh), torch.zeros(0, spec.weight_numel), empty, empty, 3
     )
     assert out.shape == (3, spec.dim_out) and not out.any()
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="node_features must have shape"):
         tp_conv(
             spec,
             x[:, :-1],
@@ -116,33 +116,32 @@ def test_empty_graph_and_shape_errors():
 def test_backend_dispatch_and_fallback():
     assert available_backends("cpu")[-1] == "reference"
     assert resolve_backend("auto", "cpu") == available_backends("cpu")[0]
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="unknown tp_conv backend"):
         resolve_backend("nonsense", "cpu")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        import pgnfast.ops.convolution as module
+    import pgnfast.ops.convolution as module
 
-        module._warned.clear()
+    module._warned.clear()
+    with pytest.warns(PGNFastWarning, match="not available") as caught:
         chosen = resolve_backend("cuda", "cpu")
     assert chosen in available_backends("cpu")
-    assert any(issubclass(w.category, RuntimeWarning) for w in caught)
+    assert all(issubclass(w.category, RuntimeWarning) for w in caught)  # its former category
 
 
-def test_reference_in_edge_chunks_equals_layout_oracle(monkeypatch):
+def test_reference_in_edge_chunks_equals_layout_oracle(monkeypatch, test_seed):
     """Graphs larger than one chunk go through the tensor product chunk by chunk; outputs
     and gradients must not change."""
     from pgnfast.ops import _reference
 
     spec = TPConvSpec.build("3x0e+2x1o+1x2e", o3.Irreps.spherical_harmonics(2), "0e+1o+2e")
     monkeypatch.setattr(_reference, "CHUNK_BYTES", 1)  # 1024 edges a chunk
-    seed = int(torch.randint(0, 2**30, ()))
-    x, sh, w, s, r = random_inputs(spec, num_nodes=300, num_edges=3500, seed=seed)
+    x, sh, w, s, r = random_inputs(spec, test_seed, num_nodes=300, num_edges=3500)
     inputs = [t.requires_grad_() for t in (x, sh, w)]
     got = tp_conv(spec, *inputs, s, r, 300, backend="reference")
     expected = layout_oracle(spec, *inputs, s, r, 300)
-    torch.testing.assert_close(got, expected, atol=1e-11, rtol=0, msg=f"seed {seed}")
-    probe = torch.randn_like(got)
+    torch.testing.assert_close(got, expected, atol=1e-11, rtol=0)
+    generator = torch.Generator().manual_seed((test_seed + 1) % 2**63)
+    probe = torch.randn(got.shape, generator=generator, dtype=got.dtype)
     grads = torch.autograd.grad((got * probe).sum(), inputs)
     expected_grads = torch.autograd.grad((expected * probe).sum(), inputs)
     for a, b in zip(grads, expected_grads, strict=True):
-        torch.testing.assert_close(a, b, atol=1e-10, rtol=0, msg=f"seed {seed}")
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=0)

@@ -1,22 +1,26 @@
-"""The fused C++/OpenMP tp_conv backend against the e3nn reference (fresh random inputs)."""
+"""The fused C++/OpenMP tp_conv backend against the e3nn reference (fresh random inputs from
+the suite's seed). The compiled extension is part of the package: these tests fail, never
+skip, when it is missing."""
 
-import numpy as np
 import pytest
 import torch
 
+from pgnfast import _cpu  # noqa: F401  (an ImportError here fails the run: the build is broken)
+from pgnfast.ops import cpu as cpu_backend
 from pgnfast.ops import tp_conv
 
-from .tp_conv_cases import SPECS, assert_close, build_spec, compare_with_reference, random_graph
-
-cpu_backend = pytest.importorskip("pgnfast.ops.cpu")
-pytestmark = pytest.mark.skipif(
-    not cpu_backend.is_available("cpu"), reason="pgnfast._cpu has no tp_conv kernels"
+from .tp_conv_cases import (
+    SPECS,
+    assert_close,
+    build_spec,
+    compare_with_reference,
+    random_graph,
+    torch_generator,
 )
 
 
-@pytest.fixture
-def rng():
-    return np.random.default_rng()
+def test_extension_has_the_tp_conv_kernels():
+    assert cpu_backend.is_available("cpu")
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -35,12 +39,13 @@ def test_node_with_hundreds_of_neighbors(dtype, rng):
 
 
 @pytest.mark.parametrize("num_nodes", [0, 5])
-def test_empty_graph(num_nodes):
+def test_empty_graph(num_nodes, rng):
     spec = build_spec("l1-parity")
     empty = torch.zeros(0, dtype=torch.int64)
-    x = torch.randn(num_nodes, spec.dim_in, dtype=torch.float64, requires_grad=True)
-    sh = torch.randn(0, spec.dim_sh, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(0, spec.weight_numel, dtype=torch.float64, requires_grad=True)
+    g = torch_generator(rng)
+    x = torch.randn(num_nodes, spec.dim_in, generator=g, dtype=torch.float64, requires_grad=True)
+    sh = torch.zeros(0, spec.dim_sh, dtype=torch.float64, requires_grad=True)
+    w = torch.zeros(0, spec.weight_numel, dtype=torch.float64, requires_grad=True)
     out = tp_conv(spec, x, sh, w, empty, empty, num_nodes, backend="cpu")
     assert out.shape == (num_nodes, spec.dim_out) and not out.any()
     grads = torch.autograd.grad(out.sum(), (x, sh, w))
@@ -51,8 +56,9 @@ def test_empty_graph(num_nodes):
 def test_gradcheck_and_gradgradcheck_float64(rng):
     spec = type(build_spec("l2-noparity")).build("2x0e+1x1o+1x2e", "1x0e+1x1o+1x2e", "0e+1o+1e+2e")
     senders, receivers = random_graph(4, 7, rng, isolated=1)
+    g = torch_generator(rng)
     inputs = tuple(
-        torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
         for shape in ((4, spec.dim_in), (7, spec.dim_sh), (7, spec.weight_numel))
     )
 
@@ -69,11 +75,12 @@ def test_opcheck_forward_and_backward_ops(rng):
     spec = type(build_spec("l1-parity")).build("2x0e+1x1o", "1x0e+1x1o", "0e+1o+1e")
     key = spec_key(spec)
     senders, receivers = random_graph(5, 9, rng, isolated=1)
+    g = torch_generator(rng)
     for dtype in (torch.float64, torch.float32):
-        x = torch.randn(5, spec.dim_in, dtype=dtype, requires_grad=True)
-        sh = torch.randn(9, spec.dim_sh, dtype=dtype, requires_grad=True)
-        w = torch.randn(9, spec.weight_numel, dtype=dtype, requires_grad=True)
-        grad = torch.randn(5, spec.dim_out, dtype=dtype, requires_grad=True)
+        x = torch.randn(5, spec.dim_in, generator=g, dtype=dtype, requires_grad=True)
+        sh = torch.randn(9, spec.dim_sh, generator=g, dtype=dtype, requires_grad=True)
+        w = torch.randn(9, spec.weight_numel, generator=g, dtype=dtype, requires_grad=True)
+        grad = torch.randn(5, spec.dim_out, generator=g, dtype=dtype, requires_grad=True)
         torch.library.opcheck(
             torch.ops.pgnfast.tp_conv_cpu.default, (x, sh, w, senders, receivers, 5, key)
         )
@@ -86,9 +93,10 @@ def test_opcheck_forward_and_backward_ops(rng):
 def test_deterministic_and_thread_count_independent(rng):
     spec = build_spec("l2-mixed-parity")
     senders, receivers = random_graph(30, 300, rng)
-    x = torch.randn(30, spec.dim_in, requires_grad=True)
-    sh = torch.randn(300, spec.dim_sh, requires_grad=True)
-    w = torch.randn(300, spec.weight_numel, requires_grad=True)
+    g = torch_generator(rng)
+    x = torch.randn(30, spec.dim_in, generator=g, requires_grad=True)
+    sh = torch.randn(300, spec.dim_sh, generator=g, requires_grad=True)
+    w = torch.randn(300, spec.weight_numel, generator=g, requires_grad=True)
     threads = torch.get_num_threads()
     runs = []
     try:
@@ -106,24 +114,21 @@ def test_deterministic_and_thread_count_independent(rng):
 def test_rejects_unsorted_receivers_and_bad_dtypes(rng):
     spec = build_spec("l1-noparity")
     senders, receivers = random_graph(6, 12, rng)
-    x = torch.randn(6, spec.dim_in, dtype=torch.float64)
-    sh = torch.randn(12, spec.dim_sh, dtype=torch.float64)
-    w = torch.randn(12, spec.weight_numel, dtype=torch.float64)
+    g = torch_generator(rng)
+    x = torch.randn(6, spec.dim_in, generator=g, dtype=torch.float64)
+    sh = torch.randn(12, spec.dim_sh, generator=g, dtype=torch.float64)
+    w = torch.randn(12, spec.weight_numel, generator=g, dtype=torch.float64)
     with pytest.raises(ValueError, match="sorted"):
         tp_conv(spec, x, sh, w, senders, receivers.flip(0), 6, backend="cpu")
     with pytest.raises(TypeError):
         tp_conv(spec, x, sh.float(), w, senders, receivers, 6, backend="cpu")
 
 
-def test_model_forces_and_training_gradients_match_reference():
-    testing = pytest.importorskip("pgnfast.testing")
-    try:
-        model = testing.small_model(torch.float64, l_max=2, num_features=4)
-    except Exception as error:  # the model is still being written
-        pytest.skip(f"pgnfast.nn.NequIP not usable yet: {error}")
-    graph = testing.random_graph(
-        model, num_particles=14, box=1.2, seed=int(np.random.SeedSequence().entropy % 1000)
-    )
+def test_model_forces_and_training_gradients_match_reference(test_seed):
+    from pgnfast import testing
+
+    model = testing.small_model(torch.float64, seed=test_seed % 2**31, l_max=2, num_features=4)
+    graph = testing.random_graph(model, num_particles=14, box=1.2, seed=test_seed % 2**31)
     results = {}
     for backend in ("cpu", "reference"):
         model.backend = backend
@@ -163,11 +168,12 @@ def test_spec_key_round_trip_in_a_fresh_registry():
 def test_traceable_by_torch_compile(rng):
     spec = build_spec("l1-parity")
     senders, receivers = random_graph(8, 30, rng)
+    g = torch_generator(rng)
     x, w = (
-        torch.randn(8, spec.dim_in, dtype=torch.float64),
-        torch.randn(30, spec.weight_numel, dtype=torch.float64),
+        torch.randn(8, spec.dim_in, generator=g, dtype=torch.float64),
+        torch.randn(30, spec.weight_numel, generator=g, dtype=torch.float64),
     )
-    sh = torch.randn(30, spec.dim_sh, dtype=torch.float64, requires_grad=True)
+    sh = torch.randn(30, spec.dim_sh, generator=g, dtype=torch.float64, requires_grad=True)
 
     def conv(edge_sh):
         return tp_conv(spec, x, edge_sh, w, senders, receivers, 8, backend="cpu")

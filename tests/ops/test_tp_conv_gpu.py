@@ -3,7 +3,6 @@
 The CUDA column tables are also checked on the CPU by a small Python emulation of the CUDA
 kernels, so the table construction is tested in CI even without a GPU."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -16,12 +15,13 @@ from .tp_conv_cases import (
     compare_with_reference,
     random_graph,
     random_inputs,
+    torch_generator,
 )
 
 
-def test_triton_kernels_under_interpreter_match_reference():
+def test_triton_kernels_under_interpreter_match_reference(test_seed):
     pytest.importorskip("triton")
-    run_interpreted("tests.ops.triton_interpreted", "matches the reference")
+    run_interpreted("tests.ops.triton_interpreted", "matches the reference", seed=test_seed)
 
 
 def _emulate_segments(table, entries, values, inp, sh, w, gather, order, pointers, out_dim):
@@ -64,11 +64,10 @@ def _emulate_edge_grads(weight_tables, sh_tables, x, sh, w, grad, senders, recei
     return grad_sh, grad_w
 
 
-def test_cuda_column_tables_emulated_on_cpu():
+def test_cuda_column_tables_emulated_on_cpu(rng):
     from pgnfast.ops import cuda as cuda_backend
     from pgnfast.ops._reference import tp_conv_reference
 
-    rng = np.random.default_rng()
     spec = type(build_spec("l1-parity")).build("2x0e+1x1o+1x2e", "1x0e+1x1o+1x2e", "0e+1o+1e+2e")
     senders, receivers = random_graph(4, 6, rng, isolated=1)
     x, sh, w = (t.requires_grad_() for t in random_inputs(spec, 4, senders, rng))
@@ -89,7 +88,7 @@ def test_cuda_column_tables_emulated_on_cpu():
     want = tp_conv_reference(spec, x, sh, w, senders, receivers, 4)
     assert_close(got, want.detach(), torch.float64, 0, "forward")
 
-    grad = torch.randn_like(want)
+    grad = torch.randn(want.shape, generator=torch_generator(rng), dtype=want.dtype)
     want_grads = torch.autograd.grad(want, (x, sh, w), grad)
     sorted_senders, order = torch.sort(senders, stable=True)
     table, entries, values = cuda_backend.segment_column_tables(spec, True)
@@ -138,10 +137,9 @@ gpu = pytest.mark.skipif(not _gpu_backends(), reason="needs a CUDA device")
 @pytest.mark.parametrize("name", ["l1-parity", "l2-mixed-parity", "l3-mixed"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("nodes,edges", [(50, 400), (3000, 90_000)])
-def test_gpu_backend_matches_reference(backend, name, dtype, nodes, edges):
+def test_gpu_backend_matches_reference(backend, name, dtype, nodes, edges, rng):
     if backend not in _gpu_backends():
         pytest.skip(f"{backend} not available")
-    rng = np.random.default_rng()
     senders, receivers = random_graph(nodes, edges, rng, isolated=3, hub_degree=500)
     compare_with_reference(
         build_spec(name),
@@ -159,16 +157,16 @@ def test_gpu_backend_matches_reference(backend, name, dtype, nodes, edges):
 @gpu
 @pytest.mark.gpu
 @pytest.mark.parametrize("backend", ["cuda", "triton"])
-def test_gpu_opcheck_and_empty_graph(backend):
+def test_gpu_opcheck_and_empty_graph(backend, rng):
     if backend not in _gpu_backends():
         pytest.skip(f"{backend} not available")
     from pgnfast.ops._paths import spec_key
 
-    rng = np.random.default_rng()
     spec = build_spec("l1-noparity")
     senders, receivers = (t.cuda() for t in random_graph(6, 20, rng))
     x, sh, w = (t.requires_grad_() for t in random_inputs(spec, 6, senders, rng, device="cuda"))
-    grad = torch.randn(6, spec.dim_out, dtype=torch.float64, device="cuda", requires_grad=True)
+    grad = torch.randn(6, spec.dim_out, generator=torch_generator(rng), dtype=torch.float64)
+    grad = grad.cuda().requires_grad_()
     key = spec_key(spec)
     ops = getattr(torch.ops.pgnfast, f"tp_conv_{backend}")
     backward = getattr(torch.ops.pgnfast, f"tp_conv_{backend}_backward")

@@ -1,5 +1,6 @@
 """Shared cases and checks for the fused tp_conv backends (used by the CPU, Triton and CUDA
-tests, also in a TRITON_INTERPRET=1 subprocess). Fresh random inputs on every call."""
+tests, also in a TRITON_INTERPRET=1 subprocess). Every random input is drawn from the numpy
+generator passed in (the tests' seeded `rng` fixture)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,14 @@ def random_graph(
     )
 
 
+def torch_generator(rng: np.random.Generator) -> torch.Generator:
+    """A torch generator seeded from `rng` (for torch.randn and friends in tests)."""
+    return torch.Generator().manual_seed(int(rng.integers(2**31)))
+
+
 def random_inputs(spec, num_nodes, senders, rng, dtype=torch.float64, device="cpu"):
     """Fresh random (x, sh, w) of the given dtype, never zeros."""
-    generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    generator = torch_generator(rng)
     num_edges = len(senders)
 
     def draw(*shape):
@@ -88,11 +94,12 @@ def compare_with_reference(
     """Forward, first and (optionally) second derivatives of ``backend`` vs the reference."""
     x, sh, w = random_inputs(spec, num_nodes, senders, rng, dtype, device)
     senders, receivers = senders.to(device), receivers.to(device)
+    projection_seed = int(rng.integers(2**31))  # the same cotangents for both backends
     results = {}
     for name in (backend, "reference"):
         inputs = [t.detach().clone().requires_grad_(True) for t in (x, sh, w)]
         out = tp_conv(spec, *inputs, senders, receivers, num_nodes, backend=name)
-        generator = torch.Generator().manual_seed(1234)
+        generator = torch.Generator().manual_seed(projection_seed)
         cotangent = torch.randn(out.shape, generator=generator, dtype=torch.float64).to(
             dtype=dtype, device=device
         )
@@ -119,3 +126,54 @@ def compare_with_reference(
         assert_close(a, b, dtype, 1, f"d/d{label}")
     for label, a, b in zip(("x", "sh", "w"), got[2], want[2]):
         assert_close(a, b, dtype, 2, f"d2/d{label}")
+
+
+def _with_entry(index: torch.Tensor, rng: np.random.Generator, value: int) -> torch.Tensor:
+    changed = index.clone()
+    changed[int(rng.integers(len(index)))] = value
+    return changed
+
+
+# Bad edge indices: name -> (what is wrong, message pattern, change(senders, receivers,
+# num_nodes, rng) -> (senders, receivers)). Used by the tests and by bad_inputs.py.
+BAD_INDICES = {
+    "sender_too_large": (
+        "a sender index >= N",
+        r"senders\[\d+\] = \d+ is out of range for \d+ rows",
+        lambda s, r, n, rng: (_with_entry(s, rng, n + int(rng.integers(0, 10**12))), r),
+    ),
+    "sender_negative": (
+        "a negative sender index",
+        r"senders\[\d+\] = -\d+ is out of range for \d+ rows",
+        lambda s, r, n, rng: (_with_entry(s, rng, -int(rng.integers(1, 10**6))), r),
+    ),
+    "receiver_too_large": (
+        "a receiver index >= N",
+        r"receivers\[\d+\] = \d+ is out of range for \d+ rows",
+        lambda s, r, n, rng: (s, torch.cat([r[:-1], r.new_tensor([n + int(rng.integers(5))])])),
+    ),
+    "float_indices": (
+        "float sender indices",
+        r"senders must be an integer tensor, got torch\.float",
+        lambda s, r, n, rng: (s.double(), r),
+    ),
+    "receivers_wrong_length": (
+        "receivers of another length than the edges",
+        r"receivers must have shape \(\d+,\), got \(\d+,\)",
+        lambda s, r, n, rng: (s, r[:-1]),
+    ),
+}
+
+
+def bad_index_case(name, rng: np.random.Generator, device="cpu", dtype=torch.float64):
+    """(spec, x, sh, w, senders, receivers, num_nodes, grad_output) of a random graph with
+    the bad indices BAD_INDICES[name] (receivers stay sorted where they stay integers), or
+    good ones for name None."""
+    spec = build_spec("l1-noparity")
+    num_nodes, num_edges = int(rng.integers(3, 8)), int(rng.integers(4, 16))
+    senders, receivers = random_graph(num_nodes, num_edges, rng)
+    x, sh, w = random_inputs(spec, num_nodes, senders, rng, dtype, device)
+    grad = torch.randn(num_nodes, spec.dim_out, generator=torch_generator(rng), dtype=dtype)
+    if name is not None:
+        senders, receivers = BAD_INDICES[name][2](senders, receivers, num_nodes, rng)
+    return spec, x, sh, w, senders.to(device), receivers.to(device), num_nodes, grad.to(device)

@@ -1,13 +1,46 @@
 """Run by test_tp_conv_gpu.py in a subprocess with TRITON_INTERPRET=1 (set before Triton is
-imported): the Triton tp_conv against the reference on fresh random small graphs, forward,
-first and second derivatives, and opcheck of both ops."""
+imported): the Triton tp_conv against the reference on random small graphs (seeded by the
+test's seed), forward, first and second derivatives, opcheck of both ops, and both ops
+refusing bad indices."""
 
+import re
 import sys
 
 import numpy as np
 import torch
 
-from tests.ops.tp_conv_cases import build_spec, compare_with_reference, random_graph
+from pgnfast.errors import InputError
+from pgnfast.ops._paths import spec_key
+from tests.ops.tp_conv_cases import (
+    BAD_INDICES,
+    bad_index_case,
+    build_spec,
+    compare_with_reference,
+    random_graph,
+    torch_generator,
+)
+
+
+def expect_refusal(name: str, op, *args) -> None:
+    pattern = BAD_INDICES[name][1]
+    try:
+        op(*args)
+    except InputError as error:
+        assert re.search(pattern, str(error)), (name, str(error))
+    else:
+        raise AssertionError(f"{name}: {op} raised no InputError")
+
+
+def check_refuses_bad_indices(name: str, rng) -> None:
+    """Both ops, every (need_features, need_edges), refuse the bad indices BAD_INDICES[name]."""
+    spec, x, sh, w, senders, receivers, num_nodes, grad = bad_index_case(name, rng)
+    key = spec_key(spec)
+    expect_refusal(
+        name, torch.ops.pgnfast.tp_conv_triton, x, sh, w, senders, receivers, num_nodes, key
+    )
+    for needs in ((True, True), (True, False), (False, True)):
+        backward = torch.ops.pgnfast.tp_conv_triton_backward
+        expect_refusal(name, backward, grad, x, sh, w, senders, receivers, key, *needs)
 
 
 def main(seed: int) -> None:
@@ -24,15 +57,14 @@ def main(seed: int) -> None:
         compare_with_reference(
             build_spec(name), "triton", nodes, senders, receivers, rng, dtype, second_order=second
         )
-    from pgnfast.ops._paths import spec_key
-
     spec = build_spec("l1-noparity")
     senders, receivers = random_graph(4, 6, rng)
     key = spec_key(spec)
-    x = torch.randn(4, spec.dim_in, dtype=torch.float64, requires_grad=True)
-    sh = torch.randn(6, spec.dim_sh, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(6, spec.weight_numel, dtype=torch.float64, requires_grad=True)
-    grad = torch.randn(4, spec.dim_out, dtype=torch.float64, requires_grad=True)
+    g = torch_generator(rng)
+    x = torch.randn(4, spec.dim_in, generator=g, dtype=torch.float64, requires_grad=True)
+    sh = torch.randn(6, spec.dim_sh, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(6, spec.weight_numel, generator=g, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(4, spec.dim_out, generator=g, dtype=torch.float64, requires_grad=True)
     # the interpreter cannot run kernels under AOT dispatch's functional tensors, so that
     # check runs only on a GPU (test_tp_conv_gpu.py)
     checks = ("test_schema", "test_autograd_registration", "test_faketensor")
@@ -46,6 +78,8 @@ def main(seed: int) -> None:
         (grad, x, sh, w, senders, receivers, key, True, True),
         test_utils=checks,
     )
+    for name in BAD_INDICES:
+        check_refuses_bad_indices(name, rng)
     print("triton tp_conv matches the reference")
 
 

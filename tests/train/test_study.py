@@ -51,4 +51,5 @@ def test_summary_reads_trends():
     text = summarize([row(0, 1, 4.0), row(1, 1, 1.0), row(0, 3, 3.0), row(1, 3, 0.5)])
     assert "anisotropic" in text and "higher effective body order" in text
     flat = summarize([row(0, 1, 1.0), row(1, 1, 1.0)])
-    assert "isotropic" in flat
+    assert "effectively isotropic" in flat and "anisotropic" not in flat
+    assert "anisotropic" in text and "effectively isotropic" not in text

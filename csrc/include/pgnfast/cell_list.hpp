@@ -58,6 +58,11 @@ struct CellListResult {
 
 // positions: (n, 3) row-major float64; cell, basis: (3, 3) row-major float64 (basis rows =
 // cell rows along periodic directions, orthonormal complement along free ones).
+// Throws std::invalid_argument for bad input (cutoff or cells_per_cutoff not positive and
+// finite, a non-finite position, a position more than 2^29 cells away, a singular basis)
+// and AllocationError (a std::bad_alloc with a message) when memory runs out or the cutoff
+// asks for an impossible number of periodic images. No exception escapes an OpenMP region:
+// they are caught there and rethrown once the region has ended.
 void cell_list_pairs(const double* positions, int64_t n, const double* cell, const double* basis,
                      const bool periodic[3], const CellListOptions& options,
                      CellListResult& result);

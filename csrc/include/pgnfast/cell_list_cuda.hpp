@@ -24,7 +24,9 @@ struct DeviceCellGrid {
   bool self_interaction;
 };
 
-// counts[i] = number of pairs with first index i (original order). Returns a CUDA error code.
+// counts[i] = number of pairs with first index i (original order). Returns a CUDA error code
+// (cudaErrorInvalidValue, launching nothing, for a grid with n < 0, a cutoff <= 0, fewer than
+// one cell or a negative reach along some direction).
 int cell_list_count_cuda(const DeviceCellGrid& grid, int64_t* counts, void* stream);
 
 // Writes the pairs of particle i at offsets[i] .. offsets[i] + counts[i].

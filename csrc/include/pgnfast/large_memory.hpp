@@ -11,10 +11,26 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <new>
+#include <string>
+#include <utility>
 
 namespace pgnfast {
 
+// std::bad_alloc with a message: the bindings turn it into a Python MemoryError that says
+// how much was asked for.
+class AllocationError : public std::bad_alloc {
+ public:
+  explicit AllocationError(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+// Throws AllocationError when the memory is not there (never returns null).
 void* allocate_large(size_t bytes);
 void free_large(void* p) noexcept;
 
@@ -37,8 +53,13 @@ struct LargeDeleter {
 template <typename T>
 using LargeArray = std::unique_ptr<T[], LargeDeleter>;
 
+// An uninitialised array of `count` entries; a count whose size in bytes overflows size_t
+// throws AllocationError instead of wrapping around to a small block.
 template <typename T>
 LargeArray<T> make_large(size_t count) {
+  if (count > (std::numeric_limits<size_t>::max() - 1) / sizeof(T))
+    throw AllocationError("pgnfast: an array of " + std::to_string(count) + " entries of " +
+                          std::to_string(sizeof(T)) + " bytes does not fit in memory");
   return LargeArray<T>(static_cast<T*>(allocate_large(count * sizeof(T) + 1)));
 }
 

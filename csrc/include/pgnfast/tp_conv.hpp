@@ -26,12 +26,26 @@
 //   grad_sh[e, sh_start_k + b] += sum_u weights[e, weight_offset_k + u]
 //                                   * sum_(a,c,v) v * x[s, in_k(u, a)] * G[n, out_k(u, c)]
 //
+// Bad indices. The CPU functions check every index and the path tables before they write
+// anything, and throw std::out_of_range ("gather[e] = v is out of range for R rows") or
+// std::invalid_argument (segment pointers or path tables that do not fit the arrays); no
+// exception leaves an OpenMP region. The CUDA kernels cannot report without a device sync, so
+// they skip an edge whose indices are out of range (never reading out of bounds); their
+// callers check indices first (pgnfast/ops/cuda.py).
+//
 // This header is torch-free and binding-free.
 #pragma once
 
 #include <cstdint>
 
 namespace pgnfast {
+
+// A row-major, contiguous (rows, cols) array; T is const for inputs.
+template <typename T>
+struct MatrixView {
+  T* data;
+  int64_t rows, cols;
+};
 
 // One "uvu" path: input block, spherical-harmonic block, output block (mul_ir layout, block
 // starts are column offsets), its weight columns and its slice of the CG entry arrays.
@@ -53,42 +67,34 @@ struct TPConvPaths {
   int64_t num_paths;
   const int64_t* cg_index;
   const T* cg_value;
+  int64_t num_entries;
   const TPConvBlock* out_blocks;
   int64_t num_out_blocks;
 };
 
+// Edge e has the rows sh[e] and weights[e]; sh.rows == weights.rows is the number of edges.
 template <typename T>
 struct SegmentConvArgs {
-  const T* input;          // (rows, input_dim)
-  int64_t input_dim;
-  const T* sh;             // (E, sh_dim)
-  int64_t sh_dim;
-  const T* weights;        // (E, weight_dim)
-  int64_t weight_dim;
-  const int64_t* gather;   // (E,) input row of each edge
-  const int64_t* edge_order;  // (E,) or nullptr
-  const int64_t* segment_ptr;  // (num_segments + 1,)
-  int64_t num_segments;
-  T* output;               // (num_segments, output_dim)
-  int64_t output_dim;
-  int num_threads;         // 0: OpenMP default
+  MatrixView<const T> input;    // (rows, input_dim), gathered by edge
+  MatrixView<const T> sh;       // (E, sh_dim)
+  MatrixView<const T> weights;  // (E, weight_dim)
+  const int64_t* gather;        // (E,) input row of each edge
+  const int64_t* edge_order;    // (E,) or nullptr
+  const int64_t* segment_ptr;   // (output.rows + 1,)
+  MatrixView<T> output;         // (num_segments, output_dim)
+  int num_threads;              // 0: OpenMP default (CPU only)
 };
 
 template <typename T>
 struct EdgeGradArgs {
-  const T* node_features;  // (N, input_dim)
-  int64_t input_dim;
-  const T* sh;             // (E, sh_dim)
-  int64_t sh_dim;
-  const T* weights;        // (E, weight_dim)
-  int64_t weight_dim;
-  const T* grad_output;    // (N, output_dim)
-  int64_t output_dim;
-  const int64_t* senders;  // (E,)
-  const int64_t* segment_ptr;  // (N + 1,) receiver segments
-  int64_t num_segments;
-  T* grad_sh;              // (E, sh_dim)
-  T* grad_weights;         // (E, weight_dim)
+  MatrixView<const T> node_features;  // (N, input_dim)
+  MatrixView<const T> sh;             // (E, sh_dim)
+  MatrixView<const T> weights;        // (E, weight_dim)
+  MatrixView<const T> grad_output;    // (N, output_dim); segment n = receiver n
+  const int64_t* senders;             // (E,)
+  const int64_t* segment_ptr;         // (grad_output.rows + 1,) receiver segments
+  MatrixView<T> grad_sh;              // (E, sh_dim)
+  MatrixView<T> grad_weights;         // (E, weight_dim)
   int num_threads;
 };
 
@@ -131,7 +137,7 @@ struct TPConvColumns {
 };
 
 // Segment convolution on the device (same SegmentConvArgs as the CPU, device pointers; the
-// column tables cover the output_dim columns). Returns a cudaError_t value (0 = success).
+// column tables cover the output.cols columns). Returns a cudaError_t value (0 = success).
 template <typename T>
 int tp_conv_segments_cuda(const SegmentConvArgs<T>& args, const TPConvColumns<T>& columns,
                           void* stream);

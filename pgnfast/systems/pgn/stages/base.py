@@ -1,0 +1,120 @@
+"""What the stages of the PGN pipeline share: the read-only view of the configuration that
+holds a stage to the fields it declares, the stage key, and the inputs a stage receives.
+
+A stage is a module of this package with
+
+    NAME      its folder under the pipeline's output folder (and its name in stages.json)
+    TITLE     what it does, for progress lines
+    INPUTS    the stages whose folders or results it reads (their keys enter its key)
+    READS     dotted PipelineConfig fields that determine its results (hashed into its key)
+    SETTINGS  dotted fields it reads that only choose how or where it runs (not hashed)
+    OUTPUTS   files in its folder that must exist for its recorded results to be reused
+    PLOTS     files in its folder copied next to report.md
+    run(config, folder, inputs) -> dict of JSON-able results
+
+where `config` is a `ConfigView` of READS + SETTINGS (reading any other field raises) and
+`inputs` maps each name in INPUTS to a `StageInput` (`TrainedModel` for "train").
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pgnfast.dft.design import PGNDesign
+
+
+def field_value(config, dotted: str):
+    """The value of a dotted field ("seed", "analysis.rdf_bins") of a PipelineConfig."""
+    value = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def stage_key(config, reads, input_keys: dict) -> str:
+    """sha256 (16 hex digits) of the fields `reads` of `config` and of the inputs' keys."""
+    payload = {
+        "reads": {dotted: field_value(config, dotted) for dotted in sorted(reads)},
+        "inputs": dict(sorted(input_keys.items())),
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class UndeclaredFieldError(AttributeError):
+    """A stage read a configuration field it does not declare in READS or SETTINGS."""
+
+
+class ConfigView:
+    """Read-only view of a PipelineConfig showing only the dotted fields `allowed`.
+
+    Sections are views themselves; a declared field is returned as a copy, so a stage can
+    neither change the configuration nor read a field its key leaves out.
+    """
+
+    def __init__(self, config, allowed, stage: str, prefix: str = ""):
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_allowed", frozenset(allowed))
+        object.__setattr__(self, "_stage", stage)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def __getattr__(self, name: str):
+        dotted = self._prefix + name
+        if dotted in self._allowed:
+            return copy.deepcopy(getattr(self._config, name))
+        if any(allowed.startswith(dotted + ".") for allowed in self._allowed):
+            return ConfigView(getattr(self._config, name), self._allowed, self._stage, dotted + ".")
+        raise UndeclaredFieldError(
+            f"stage {self._stage!r} reads config field {dotted!r}, which it does not declare "
+            f"in READS or SETTINGS (declared: {sorted(self._allowed)})"
+        )
+
+    def __setattr__(self, name: str, value) -> None:
+        raise AttributeError(f"stage {self._stage!r} cannot change config field {name!r}")
+
+    def pgn_design(self) -> PGNDesign:
+        """The PGNDesign of the `design` field (which the stage must declare)."""
+        return PGNDesign.from_dict(self.design)
+
+
+@dataclass
+class StageInput:
+    """A stage another stage depends on: its folder and its recorded results (None when
+    only its files are used)."""
+
+    folder: Path
+    results: dict | None = None
+
+
+@dataclass
+class TrainedModel(StageInput):
+    """The train stage as an input: the trained NequIP (best_model.pt, PGN units), loaded
+    once per device and shared by the stages of one pipeline run through `models`."""
+
+    models: dict = field(default_factory=dict, repr=False)
+
+    def model(self, device: str = "cpu"):
+        """The trained model on `device`, in eval mode."""
+        if device not in self.models:
+            from pgnfast.nn.io import load_model
+
+            self.models[device] = load_model(
+                self.folder / "best_model.pt", units="pgn", map_location=device
+            )
+        return self.models[device]
+
+    def potential(self, device: str = "cpu", core_exclusion_for: PGNDesign | None = None):
+        """The model behind the potential protocol; with a design, wrapped in the DFT's
+        hard-core rule (`CoreExclusion`) so Monte Carlo cannot walk into core overlaps."""
+        from pgnfast.nn.potential import Potential
+
+        potential = Potential(self.model(device))
+        if core_exclusion_for is None:
+            return potential
+        from pgnfast.dft.core_exclusion import CoreExclusion
+
+        return CoreExclusion(potential, core_exclusion_for)
