@@ -25,6 +25,10 @@ COMMANDS = {
     "study": ("pgnfast.train.study_cli", "hyperparameter study over r_max, l_max, num_layers"),
     "mc": ("pgnfast.mc.cli", "parallel-tempering Monte Carlo from a YAML config"),
     "study-pgn": ("pgnfast.systems.pgn.study_cli", "the full PGN study over several designs"),
+    "glass-convert": (
+        "pgnfast.systems.glass.convert_cli",
+        "convert the metallic-glass barrier pickles to extxyz with per-atom labels",
+    ),
 }
 
 

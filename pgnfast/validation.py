@@ -90,7 +90,7 @@ def check_types(types, n_particles: int, n_types: int | None = None, name: str =
         bad = (array < 0) | (array >= upper)
         if bad.any():
             i = _first_bad(bad)
-            limit = "" if n_types is None else f" (the model has {n_types} types: 0..{n_types - 1})"
+            limit = "" if n_types is None else f" (there are {n_types} types: 0..{n_types - 1})"
             raise InputError(f"{name}: particle {i} has type {array[i]}, out of range{limit}")
     return array
 

@@ -233,7 +233,7 @@ def label_not_atoms(rng, tmp_path):
     "pgnfast.data.label",
     "a type the design does not have",
     InputError,
-    r"configuration 0: column 'type': particle 3 has type 1, out of range \(the model has 1",
+    r"configuration 0: column 'type': particle 3 has type 1, out of range \(there are 1",
 )
 def label_type_out_of_range(rng, tmp_path):
     from pgnfast.data import label

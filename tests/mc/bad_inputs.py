@@ -81,7 +81,7 @@ def engine_fractional_seed(rng, tmp_path):
     ENGINE,
     "a type >= the model's number of types",
     MonteCarloInputError,
-    r"types: particle \d+ has type 2, out of range \(the model has 2 types: 0\.\.1\)",
+    r"types: particle \d+ has type 2, out of range \(there are 2 types: 0\.\.1\)",
 )
 def engine_type_out_of_range_for_the_model(rng, tmp_path):
     from pgnfast.nn.potential import Potential

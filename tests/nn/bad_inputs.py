@@ -192,7 +192,7 @@ def potential_float_types(rng, tmp_path):
     "pgnfast.Potential.energies",
     "a type the model does not have",
     InputError,
-    r"types: particle 4 has type 2, out of range \(the model has 2 types",
+    r"types: particle 4 has type 2, out of range \(there are 2 types",
 )
 def potential_type_out_of_range(rng, tmp_path):
     from pgnfast import Potential
