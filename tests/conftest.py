@@ -68,3 +68,24 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(
             ("pgnfast seed", f"root seed {seed}: replay with --seed {seed} {item.nodeid}")
         )
+
+
+@pytest.fixture
+def torch_load_calls(monkeypatch) -> list:
+    """The `weights_only` argument of every torch.load call made during the test."""
+    import torch
+
+    seen = []
+    original = torch.load
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("weights_only"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    return seen
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    seed = config.pgnfast_root_seed
+    terminalreporter.write_line(f"pgnfast root seed: {seed} (replay with --seed {seed})")

@@ -14,6 +14,7 @@ from pgnfast import errors
 from pgnfast.data import read_dataset, write_extxyz
 from pgnfast.data.io import dataset_units
 from pgnfast.units import ATOMISTIC, PGN
+from tests.corruption import damage
 
 from .bad_inputs import labeled_frames, write_dataset
 
@@ -46,15 +47,6 @@ def test_a_file_without_final_line_end_is_truncated(rng, tmp_path):
         read_dataset(path)
 
 
-def _damage(data: bytes, draw) -> bytes:
-    if draw(st.booleans()):
-        return data[: draw(st.integers(0, len(data) - 1))]
-    damaged = bytearray(data)
-    for _ in range(draw(st.integers(1, 8))):
-        damaged[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
-    return bytes(damaged)
-
-
 def test_damaged_extxyz_files_raise_pgnfast_errors(rng, tmp_path, test_seed):
     data = write_extxyz(tmp_path / "good.extxyz", labeled_frames(rng, 3)).read_bytes()
     damaged = tmp_path / "damaged.extxyz"
@@ -63,7 +55,7 @@ def test_damaged_extxyz_files_raise_pgnfast_errors(rng, tmp_path, test_seed):
     @settings(max_examples=30, deadline=None, database=None)
     @given(st.data())
     def check(draw):
-        damaged.write_bytes(_damage(data, draw.draw))
+        damaged.write_bytes(damage(data, draw.draw))
         try:
             frames = read_dataset(damaged)
         except errors.PGNFastError as error:
@@ -83,7 +75,7 @@ def test_damaged_manifests_raise_pgnfast_errors(rng, tmp_path, test_seed):
     @settings(max_examples=30, deadline=None, database=None)
     @given(st.data())
     def check(draw):
-        (folder / "manifest.json").write_bytes(_damage(data, draw.draw))
+        (folder / "manifest.json").write_bytes(damage(data, draw.draw))
         try:
             read_dataset(folder, units="pgn")
         except errors.PGNFastError:

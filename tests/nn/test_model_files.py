@@ -14,6 +14,7 @@ from pgnfast import errors
 from pgnfast.nn.io import IncompatibleModelError, load_model, model_record, save_model
 from pgnfast.testing import random_graph, small_model
 from pgnfast.units import ATOMISTIC, PGN
+from tests.corruption import damage
 
 
 def _tiny(seed_value=0):
@@ -61,33 +62,15 @@ def test_files_without_metadata_or_checksum_still_load(tmp_path, rng):
     assert torch.equal(loaded(graph)["energies"], model.eval()(graph)["energies"])
 
 
-def test_loading_uses_weights_only(tmp_path, monkeypatch):
+def test_loading_uses_weights_only(tmp_path, torch_load_calls):
     save_model(_tiny(), tmp_path / "m.pt")
-    seen = []
-    original = torch.load
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("weights_only"))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "load", spy)
     load_model(tmp_path / "m.pt")
-    assert seen == [True]
+    assert torch_load_calls == [True]
 
 
 def test_missing_file_names_the_path(tmp_path):
     with pytest.raises(errors.FileFormatError, match="nothing.pt"):
         pgnfast.load_model(tmp_path / "nothing.pt")
-
-
-def _damage(data: bytes, draw) -> bytes:
-    """Truncate `data` or overwrite a few of its bytes, as `draw` (hypothesis data) says."""
-    if draw(st.booleans()):
-        return data[: draw(st.integers(0, len(data) - 1))]
-    damaged = bytearray(data)
-    for _ in range(draw(st.integers(1, 8))):
-        damaged[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
-    return bytes(damaged)
 
 
 def test_damaged_model_files_raise_pgnfast_errors(tmp_path, test_seed):
@@ -99,7 +82,7 @@ def test_damaged_model_files_raise_pgnfast_errors(tmp_path, test_seed):
     @settings(max_examples=30, deadline=None, database=None)
     @given(st.data())
     def check(draw):
-        damaged.write_bytes(_damage(data, draw.draw))
+        damaged.write_bytes(damage(data, draw.draw))
         try:
             model = load_model(damaged)
         except errors.PGNFastError:

@@ -31,17 +31,10 @@ ROOT = Path(__file__).parents[2]
 
 
 def test_checkpoints_load_with_weights_only_and_resume_in_a_moved_run_dir(
-    rng, tmp_path, monkeypatch
+    rng, tmp_path, torch_load_calls
 ):
     values = interrupted_run(rng, tmp_path, max_epochs=2)
-    seen = []
-    original = torch.load
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs.get("weights_only"))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "load", spy)
+    seen = torch_load_calls
     # the run folder moved, progress and threads changed, the epoch limit raised: allowed
     shutil.copytree(tmp_path / "run", tmp_path / "moved")
     changed = {**values, "run_dir": str(tmp_path / "moved"), "num_threads": 1, "max_epochs": 3}

@@ -145,3 +145,12 @@ def test_the_conversion_command(tmp_path, rng, capsys):
     ]
     assert convert_main([str(tmp_path / "nowhere"), str(tmp_path / "out2")]) == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_the_pgnfast_glass_convert_command(tmp_path, rng):
+    from pgnfast.cli import main
+
+    data = tmp_path / "data"
+    write_glass(data / "train0.pickle", glass_arrays(rng))
+    assert main(["glass-convert", str(data), str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "train0.extxyz").exists()
