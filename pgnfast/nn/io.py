@@ -3,7 +3,9 @@ file, read back with ``torch.load(weights_only=True)`` (a model file cannot run 
 
 Errors: an unreadable, empty or truncated file raises `FileFormatError` naming the path; a
 file that reads but does not fit (another format version, unknown hyperparameters, a bad
-dtype, other type names) raises `IncompatibleModelError`; other units raise `UnitsError`.
+dtype, other type names, missing per-atom targets) raises `IncompatibleModelError`; other
+units raise `UnitsError`. Per-atom targets are a hyperparameter (recorded only when a model
+has them) and their heads and standardisation travel in the state dict.
 """
 
 from __future__ import annotations
@@ -129,6 +131,11 @@ def _check_hyperparameters(hyper: dict, source: str) -> None:
                 f"{source}: hyperparameter {name} = {value!r} is not an integer in "
                 f"[{low}, {high}] (a damaged file?)"
             )
+    targets = hyper.get("per_atom_targets", [])
+    if not isinstance(targets, (list, tuple)) or not all(isinstance(t, str) for t in targets):
+        raise IncompatibleModelError(
+            f"{source}: hyperparameter per_atom_targets = {targets!r} is not a list of names"
+        )
     r_max = hyper.get("r_max")
     if (
         isinstance(r_max, bool)
@@ -220,12 +227,16 @@ def read_model_record(path, *, map_location="cpu") -> dict:
         ) from error
 
 
-def load_model(path, *, units=None, type_names=None, map_location="cpu") -> NequIP:
+def load_model(
+    path, *, units=None, type_names=None, per_atom_targets=None, map_location="cpu"
+) -> NequIP:
     """Read a model written by save_model (in eval mode, on map_location).
 
     units: the unit system the caller works in (a name such as "pgn" or a dict); a model
     recorded in other units raises UnitsError. type_names: the particle type names the
-    caller expects, in order; others raise IncompatibleModelError. `model.metadata` is the
+    caller expects, in order; others raise IncompatibleModelError. per_atom_targets: the
+    per-atom target names the caller needs (any order, a subset of the model's); a name the
+    model lacks raises IncompatibleModelError. `model.metadata` is the
     file's metadata dict ({} for files written before it existed) and `model.units` its
     recorded units.
     """
@@ -238,4 +249,13 @@ def load_model(path, *, units=None, type_names=None, map_location="cpu") -> Nequ
         raise IncompatibleModelError(
             f"model file {path} has type names {model.type_names}; expected {list(type_names)}"
         )
+    if per_atom_targets is not None:
+        if isinstance(per_atom_targets, str):
+            per_atom_targets = (per_atom_targets,)
+        missing = [name for name in per_atom_targets if name not in model.per_atom_targets]
+        if missing:
+            raise IncompatibleModelError(
+                f"model file {path} has no per-atom target {missing[0]!r}; its per-atom "
+                f"targets are {list(model.per_atom_targets)}"
+            )
     return model.to(map_location).eval()

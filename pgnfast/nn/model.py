@@ -10,6 +10,7 @@ from ..ops import BACKENDS, prepare_backend
 from ..units import PGN
 from ..validation import check_positive
 from .graph import Graph
+from .heads import PerAtomHeads, check_target_names
 from .layers import BesselBasis, ConvLayer, PolynomialCutoff
 
 UNITS = PGN
@@ -37,6 +38,12 @@ class NequIP(torch.nn.Module):
     per-type scale and shift. The last layer keeps only scalars; the first has no
     self-connection (isolated-particle limit), as in nequip.
 
+    per_atom_targets: names of node-level targets (e.g. ("barrier",)); each gets a small
+    invariant MLP head on the last layer's scalar features beside the energy readout
+    (`pgnfast.nn.heads`), standardised by `set_per_atom_statistics`, and forward returns
+    out["per_atom"][name] (N,) in label units. Default (): no heads, and the model, its
+    files and its outputs are those of a model built before per-atom targets existed.
+
     The model is unit-free: r_max is in the length unit of its training data and energies
     in its energy unit. `units` records that system (default PGN: nm, kT) and `metadata` is
     a free-form JSON-able dict; both travel in model files (`pgnfast.nn.io`).
@@ -61,6 +68,7 @@ class NequIP(torch.nn.Module):
         num_types: int = 1,
         type_names=None,
         node_descriptors: int = 0,
+        per_atom_targets=(),
         backend: str = "auto",
     ):
         super().__init__()
@@ -85,6 +93,7 @@ class NequIP(torch.nn.Module):
                 num_types,
                 type_names,
                 node_descriptors,
+                per_atom_targets,
                 backend,
             )
         finally:
@@ -106,6 +115,7 @@ class NequIP(torch.nn.Module):
         num_types,
         type_names,
         node_descriptors,
+        per_atom_targets,
         backend,
     ):
         if num_layers < 1:
@@ -117,6 +127,7 @@ class NequIP(torch.nn.Module):
             type_names = [f"type{t}" for t in range(num_types)]
         if len(type_names) != num_types:
             raise InputError(f"{len(type_names)} type_names for num_types={num_types}")
+        per_atom_targets = check_target_names(per_atom_targets)
         self.hyperparameters = dict(
             r_max=float(r_max),
             num_layers=int(num_layers),
@@ -133,6 +144,8 @@ class NequIP(torch.nn.Module):
             node_descriptors=int(node_descriptors),
             backend=backend,
         )
+        if per_atom_targets:  # recorded only when used: files without targets stay as they were
+            self.hyperparameters["per_atom_targets"] = list(per_atom_targets)
         self.r_max, self.num_layers = float(r_max), int(num_layers)
         self.num_types, self.node_descriptors = int(num_types), int(node_descriptors)
         self.type_names = list(type_names)
@@ -169,6 +182,8 @@ class NequIP(torch.nn.Module):
         self.readout = o3.Linear(irreps, o3.Irreps("1x0e"))
         self.register_buffer("energy_scale", torch.ones(num_types))
         self.register_buffer("energy_shift", torch.zeros(num_types))
+        # built after every energy-path weight, so those draw the same random numbers
+        self.per_atom_heads = PerAtomHeads(irreps, per_atom_targets) if per_atom_targets else None
         self._backend = backend
         prepare_backend(backend)
 
@@ -202,6 +217,25 @@ class NequIP(torch.nn.Module):
         self.energy_scale.copy_(torch.as_tensor(scale, dtype=self.dtype).expand(self.num_types))
         self.energy_shift.copy_(torch.as_tensor(shift, dtype=self.dtype).expand(self.num_types))
 
+    @property
+    def per_atom_targets(self) -> tuple[str, ...]:
+        """Names of the per-atom targets (() for an energy-only model)."""
+        return () if self.per_atom_heads is None else self.per_atom_heads.names
+
+    def set_per_atom_statistics(self, statistics: dict) -> None:
+        """Label standardisation {name: (mean, std)} (label units, std > 0) of per-atom
+        targets: each head predicts (label - mean) / std. Targets not named keep theirs."""
+        if self.per_atom_heads is None:
+            raise InputError(
+                f"set_per_atom_statistics: this model has no per-atom targets; "
+                f"got {sorted(map(str, statistics))}"
+            )
+        self.per_atom_heads.set_statistics(statistics)
+
+    def per_atom_statistics(self) -> dict:
+        """{name: (mean, std)} of every per-atom target ({} without targets)."""
+        return {} if self.per_atom_heads is None else self.per_atom_heads.statistics()
+
     def set_avg_num_neighbors(self, value: float | None) -> None:
         """Neighbor-sum normalisation used by every layer."""
         self.hyperparameters["avg_num_neighbors"] = None if value is None else float(value)
@@ -214,6 +248,20 @@ class NequIP(torch.nn.Module):
     ) -> torch.Tensor:
         """Per-particle energies (N,) kT from raw tensors (see Graph for shapes); the edge
         vectors are recomputed from positions, shifts and cell so autograd reaches them."""
+        features = self.node_features(
+            positions, cell, types, batch, senders, receivers, shifts, descriptors
+        )
+        return self.energies_from_features(features, types)
+
+    def energies_from_features(self, features, types) -> torch.Tensor:
+        """Per-particle energies (N,) kT from the last layer's features (N, F)."""
+        energies = self.readout(features).squeeze(-1)
+        return energies * self.energy_scale[types] + self.energy_shift[types]
+
+    def node_features(
+        self, positions, cell, types, batch, senders, receivers, shifts, descriptors=None
+    ) -> torch.Tensor:
+        """The last layer's node features (N, num_features), all scalars (0e)."""
         if cell.shape[0] == 1:
             offsets = shifts @ cell[0]
         else:
@@ -230,8 +278,7 @@ class NequIP(torch.nn.Module):
         features = self.type_embedding(node_attrs)
         for layer in self.layers:
             features = layer(features, node_attrs, edge_sh, edge_basis, senders, receivers)
-        energies = self.readout(features).squeeze(-1)
-        return energies * self.energy_scale[types] + self.energy_shift[types]
+        return features
 
     def forward(
         self,
@@ -243,7 +290,8 @@ class NequIP(torch.nn.Module):
     ):
         """Evaluate a Graph. Returns a dict: "energies" (N,) kT, "energy" (B,) kT, and when
         asked "forces" (N, 3) kT/nm, "virial" (B, 3, 3) kT and "stress" (B, 3, 3) kT/nm^3
-        (= dE/d strain / volume, zero volume -> zero stress). create_graph defaults to
+        (= dE/d strain / volume, zero volume -> zero stress), and for a model with per-atom
+        targets "per_atom" {name: (N,)} in label units. create_graph defaults to
         self.training (forces that can be trained on)."""
         if create_graph is None:
             create_graph = self.training
@@ -258,7 +306,7 @@ class NequIP(torch.nn.Module):
             positions = positions + torch.einsum("ni,nij->nj", positions, symmetric[graph.batch])
             cell = cell + torch.bmm(cell, symmetric)
             inputs.append(strain)
-        energies = self.particle_energies(
+        features = self.node_features(
             positions,
             cell,
             graph.types,
@@ -268,6 +316,7 @@ class NequIP(torch.nn.Module):
             graph.shifts,
             graph.descriptors,
         )
+        energies = self.energies_from_features(features, graph.types)
         if graph.num_graphs == 1:
             energy = energies.sum().reshape(1)
         else:
@@ -275,6 +324,8 @@ class NequIP(torch.nn.Module):
                 graph.num_graphs, dtype=energies.dtype, device=energies.device
             ).index_add(0, graph.batch, energies)
         out = {"energies": energies, "energy": energy}
+        if self.per_atom_heads is not None:
+            out["per_atom"] = self.per_atom_heads(features)
         if inputs:
             if not energy.requires_grad:  # e.g. frozen parameters and no edges
                 energy = energy + 0.0 * sum(x.sum() for x in inputs)

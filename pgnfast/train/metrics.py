@@ -1,8 +1,12 @@
-"""Losses and error metrics (energies in kT, forces in kT/nm)."""
+"""Losses and error metrics (energies in kT, forces in kT/nm; per-atom targets in their label
+units)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..errors import InputError
+from ..validation import check_finite, check_indices
 
 
 def loss_terms(prediction: dict, labels: dict, energy_weight: float, force_weight: float):
@@ -40,3 +44,108 @@ def error_metrics(
         out["forces_rmse_kT_per_nm"] = float(np.sqrt(np.mean(fdiff**2)))
         out["forces_rms_label_kT_per_nm"] = float(np.sqrt(np.mean(np.asarray(forces_true) ** 2)))
     return out
+
+
+# -- per-atom (node-level) targets ---------------------------------------------------------
+
+
+def _vectors(prediction, label) -> tuple[np.ndarray, np.ndarray]:
+    prediction = np.asarray(
+        prediction.detach().cpu() if hasattr(prediction, "detach") else prediction, float
+    ).reshape(-1)
+    label = np.asarray(label.detach().cpu() if hasattr(label, "detach") else label, float)
+    label = label.reshape(-1)
+    if prediction.shape != label.shape:
+        raise InputError(f"per-atom prediction has {prediction.size} values and label {label.size}")
+    check_finite(prediction, "per-atom prediction")
+    check_finite(label, "per-atom label")
+    return prediction, label
+
+
+def pearson_r(prediction, label) -> float:
+    """Pearson correlation of two (N,) vectors. NaN when it is undefined: fewer than two
+    values, or either vector constant (zero variance); so is scipy.stats.pearsonr's, and a
+    NaN per-structure r shows a degenerate structure rather than a made-up 0 or 1."""
+    prediction, label = _vectors(prediction, label)
+    if prediction.size < 2:
+        return float("nan")
+    dp, dl = prediction - prediction.mean(), label - label.mean()
+    norm = np.sqrt(np.sum(dp * dp) * np.sum(dl * dl))
+    if not norm > 0 or np.ptp(prediction) == 0 or np.ptp(label) == 0:
+        return float("nan")
+    return float(np.clip(np.sum(dp * dl) / norm, -1.0, 1.0))
+
+
+def per_atom_errors(prediction, label) -> dict:
+    """Pearson r, RMSE and MAE (label units) of one set of per-atom values (N,), and N."""
+    prediction, label = _vectors(prediction, label)
+    diff = prediction - label
+    empty = diff.size == 0
+    return {
+        "pearson_r": pearson_r(prediction, label),
+        "rmse": float("nan") if empty else float(np.sqrt(np.mean(diff**2))),
+        "mae": float("nan") if empty else float(np.mean(np.abs(diff))),
+        "num_atoms": int(diff.size),
+    }
+
+
+def per_atom_metrics(prediction, label, batch=None) -> dict:
+    """Per-atom metrics, pooled over all atoms and per structure.
+
+    prediction, label: (N,) per-atom values; batch: (N,) structure index of every atom
+    (None: one structure). Returns {"pooled": per_atom_errors of all atoms, "per_structure":
+    {"structure": (S,) ids present in batch, "pearson_r", "rmse", "mae", "num_atoms": (S,)
+    arrays}, "mean_over_structures": {"pearson_r", "rmse", "mae"} (plain means; a NaN r of a
+    constant structure makes the mean r NaN)}. Pooled r also rewards getting offsets between
+    structures right; per-structure r measures the ranking inside each structure only.
+    """
+    prediction, label = _vectors(prediction, label)
+    if batch is None:
+        batch = np.zeros(prediction.size, dtype=np.int64)
+    batch = np.asarray(batch.detach().cpu() if hasattr(batch, "detach") else batch)
+    size = int(batch.max()) + 1 if batch.size and batch.dtype.kind in "iu" else 1
+    check_indices(batch, size, "batch", prediction.size)
+    structures = np.unique(batch)
+    rows = [per_atom_errors(prediction[batch == s], label[batch == s]) for s in structures]
+    per_structure = {"structure": structures}
+    for key in ("pearson_r", "rmse", "mae", "num_atoms"):
+        per_structure[key] = np.array([row[key] for row in rows])
+    return {
+        "pooled": per_atom_errors(prediction, label),
+        "per_structure": per_structure,
+        "mean_over_structures": {
+            key: float(np.mean(per_structure[key])) for key in ("pearson_r", "rmse", "mae")
+        },
+    }
+
+
+def per_atom_loss(prediction: dict, labels: dict, statistics: dict, weights=None):
+    """Standardised MSE of per-atom targets: for each target name in `labels`,
+    mean(((prediction - label) / std)^2) with std from statistics {name: (mean, std)} (the
+    model's `per_atom_statistics()`), so targets in different units weigh alike. weights:
+    {name: float} (default 1). Returns (total, {name: term}) as tensors."""
+    total, terms = None, {}
+    for name, label in labels.items():
+        if name not in prediction:
+            raise InputError(
+                f"per-atom label {name!r} has no prediction; predicted {sorted(prediction)}"
+            )
+        if name not in statistics:
+            raise InputError(
+                f"per-atom label {name!r} has no (mean, std) in statistics {sorted(statistics)}"
+            )
+        std = float(statistics[name][1])
+        if not std > 0:
+            raise InputError(f"statistics[{name!r}] std must be > 0, got {std}")
+        predicted = prediction[name]
+        if predicted.shape != label.shape:
+            raise InputError(
+                f"per-atom {name!r}: prediction shape {tuple(predicted.shape)} and label shape "
+                f"{tuple(label.shape)} differ"
+            )
+        terms[name] = ((predicted - label) / std).pow(2).mean()
+        weight = 1.0 if weights is None else float(weights.get(name, 1.0))
+        total = weight * terms[name] if total is None else total + weight * terms[name]
+    if total is None:
+        raise InputError("per_atom_loss: no per-atom labels given")
+    return total, terms

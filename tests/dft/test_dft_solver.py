@@ -126,19 +126,21 @@ def test_whole_voxel_translation_and_rotation_are_exact(rng):
 
 def test_continuous_translation_error_shrinks_with_spacing(rng):
     """The spread of E over sub-voxel translations shrinks with h. Eight random shifts, the
-    same in units of h at both spacings, sample the spread well enough that halving h cut it
-    to 0.06-0.41 of its value over ten systems (four shifts along one line did not)."""
+    same in units of h at both spacings, sample the spread. Halving h cut it to 0.06-0.61 of
+    its value over most systems but to 0.96 for one (root seed 308523738): one halving is
+    within the sampling noise. Quartering h cut it to 0.04-0.17 over 28 systems, that one
+    included (0.12)."""
     pos, cell = small_system(rng, n=4, aniso=False)
     fractions = np.vstack([np.zeros(3), rng.uniform(0, 1, (8, 3))])
     errors = []
-    for spacing in (2.5, 1.25):
+    for spacing in (2.5, 0.625):
         energies = [
             solve(pos + f * spacing, cell, SMALL, spacing=spacing, check_reach=False).energy
             for f in fractions
         ]
         errors.append(np.ptp(energies) / len(pos))
-    print("translation error per particle (kT) at h = 2.5, 1.25 nm:", errors)
-    assert errors[1] < 0.75 * errors[0]
+    print("translation error per particle (kT) at h = 2.5, 0.625 nm:", errors)
+    assert errors[1] < 0.5 * errors[0]
 
 
 def test_grid_convergence(rng):
