@@ -11,6 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _default_mode() -> int:
+    """The mode a plain open() gives a new file: 0o666 less the process's umask."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def atomic_path(path, *, keep_previous: bool = False) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; when the block succeeds, the file is
@@ -26,6 +33,8 @@ def atomic_path(path, *, keep_previous: bool = False) -> Iterator[Path]:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+        # mkstemp makes the file 0600; the result gets the mode any written file would
+        os.chmod(temporary, _default_mode())
         if keep_previous and path.exists():
             os.replace(path, path.with_name(path.name + ".prev"))
         os.replace(temporary, path)

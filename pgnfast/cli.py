@@ -25,6 +25,14 @@ COMMANDS = {
     "study": ("pgnfast.train.study_cli", "hyperparameter study over r_max, l_max, num_layers"),
     "mc": ("pgnfast.mc.cli", "parallel-tempering Monte Carlo from a YAML config"),
     "study-pgn": ("pgnfast.systems.pgn.study_cli", "the full PGN study over several designs"),
+    "argon": (
+        "pgnfast.systems.argon.cli",
+        "Lennard-Jones argon: train models, phonons, the vacancy and hop rates, with a report",
+    ),
+    "glass": (
+        "pgnfast.systems.glass.cli",
+        "metallic-glass energy barriers: convert, train, predict, explain",
+    ),
     "glass-convert": (
         "pgnfast.systems.glass.convert_cli",
         "convert the metallic-glass barrier pickles to extxyz with per-atom labels",

@@ -7,6 +7,7 @@ Other packages (and the fused-kernel tests) can call these on any model taking a
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -235,3 +236,94 @@ def small_model(dtype=torch.float64, seed: int = 0, **overrides):
         [-0.4, 0.2][: model.num_types] + [0.0] * (model.num_types - 2),
     )
     return model
+
+
+# -- a charged teacher system (NequIP-LR; Angstrom, eV, e) ---------------------------
+
+CHARGED_TEACHER_ELECTRONEGATIVITY = {"Na": 0.0, "Cl": 4.0}  # eV/e
+CHARGED_TEACHER_HARDNESS = {"Na": 6.0, "Cl": 8.0}  # eV/e^2
+CHARGED_TEACHER_REPULSION, CHARGED_TEACHER_DECAY = (
+    300.0,
+    0.35,
+)  # eV, Angstrom: A exp(-r / decay) per pair
+
+
+def charged_teacher(symbols, positions, cell, periodic: bool, total_charge: float):
+    """Energy (eV), forces (N, 3) eV/Angstrom and charges (N,) e of the teacher: Qeq with
+    Gaussian charges (covalent-radius widths) plus a pair repulsion (minimum image)."""
+    from .nn.nequip_lr import covalent_radii
+    from .nn.qeq import qeq
+
+    x = torch.tensor(positions, dtype=torch.float64, requires_grad=True)
+    box = torch.tensor(cell, dtype=torch.float64)
+    chi = torch.tensor([CHARGED_TEACHER_ELECTRONEGATIVITY[s] for s in symbols], dtype=torch.float64)
+    hardness = torch.tensor([CHARGED_TEACHER_HARDNESS[s] for s in symbols], dtype=torch.float64)
+    widths = torch.tensor(covalent_radii(symbols), dtype=torch.float64)
+    result = qeq(
+        chi,
+        hardness,
+        x,
+        widths,
+        total_charge=float(total_charge),
+        cell=box if periodic else None,
+        pbc=(periodic,) * 3,
+    )
+    i, j = np.triu_indices(len(symbols), 1)
+    d = x[j] - x[i]
+    if periodic:
+        fractional = d @ torch.linalg.inv(box)
+        d = (fractional - torch.round(fractional)) @ box
+    repulsion = (
+        CHARGED_TEACHER_REPULSION * torch.exp(-d.norm(dim=1) / CHARGED_TEACHER_DECAY)
+    ).sum()
+    energy = result.energy.sum() + repulsion
+    (gradient,) = torch.autograd.grad(energy, x)
+    return float(energy.detach()), (-gradient).numpy(), result.charges.detach().numpy()
+
+
+def _separated_positions(rng, count, box, periodic, minimum=2.2):
+    """`count` random positions at least `minimum` Angstrom apart (minimum image if
+    periodic), in a cluster of about 3.5 Angstrom radius or anywhere in a cubic box."""
+    points = []
+    while len(points) < count:
+        if periodic:
+            candidate = rng.uniform(0, box, 3)
+        else:
+            candidate = box / 2 + rng.uniform(-3.5, 3.5, 3)
+        d = np.array(points) - candidate if points else np.zeros((0, 3))
+        if periodic:
+            d -= box * np.round(d / box)
+        if not len(d) or np.linalg.norm(d, axis=1).min() >= minimum:
+            points.append(candidate)
+    return np.array(points)
+
+
+def write_charged_teacher_dataset(folder, frames: int, seed: int = 0) -> Path:
+    """`frames` labeled Na/Cl frames (4-6 atoms; every third periodic in a 7.5 Angstrom
+    cube, the others free in a 20 Angstrom box; every fourth charged +-1 e) in
+    folder/nacl.extxyz, with per-atom `charges` and info `total_charge` (units Angstrom,
+    eV, e): the data of examples/charges.yaml. Returns the file."""
+    import ase
+    import ase.io
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index in range(frames):
+        periodic = index % 3 == 2
+        box = 7.5 if periodic else 20.0
+        count = int(rng.integers(4, 7))
+        symbols = list(rng.choice(["Na", "Cl"], size=count))
+        positions = _separated_positions(rng, count, box, periodic)
+        total = float(rng.choice([-1.0, 1.0])) if index % 4 == 1 else 0.0
+        cell = np.eye(3) * box
+        energy, forces, charges = charged_teacher(symbols, positions, cell, periodic, total)
+        atoms = ase.Atoms(symbols, positions=positions, cell=cell, pbc=periodic)
+        atoms.info["total_charge"] = total
+        atoms.arrays["charges"] = charges
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
+        written.append(atoms)
+    ase.io.write(folder / "nacl.extxyz", written, format="extxyz")
+    return folder / "nacl.extxyz"

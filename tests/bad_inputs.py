@@ -1,7 +1,8 @@
 """The table of bad inputs: every public entry point, the bad input, the pgnfast exception it
 raises and what its message says.
 
-Cases are registered where they belong (`tests/<area>/bad_inputs.py`, with `@bad_input`);
+Cases are registered where they belong (`tests/<area>/bad_inputs.py` or
+`tests/<area>/bad_inputs_<topic>.py`, with `@bad_input`);
 `tests/test_bad_input_table.py` runs each one and checks that docs/bad-input.md is the table
 rendered from them, so the document cannot drift from the code. After adding a case:
 
@@ -61,9 +62,9 @@ def bad_input(entry: str, bad: str, error: type, message: str, *, requires: str 
 
 
 def load_all() -> list[BadInput]:
-    """Import every tests/**/bad_inputs.py and return the cases, in file then definition
+    """Import every tests/**/bad_inputs*.py and return the cases, in file then definition
     order (whatever order other tests happened to import the area files in)."""
-    for path in sorted((ROOT / "tests").rglob("bad_inputs.py")):
+    for path in sorted((ROOT / "tests").rglob("bad_inputs*.py")):
         if path.parent == ROOT / "tests":
             continue
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts)

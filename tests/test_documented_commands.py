@@ -74,9 +74,17 @@ COVERED = {
     "accuracy_finetune.yaml": "test_accuracy_and_finetune",
     "study.yaml": "test_hyperparameter_study",
     "mc.yaml": "test_monte_carlo",
+    "mc_hybrid.yaml": "test_monte_carlo",
+    "charges.yaml": "test_charges_training",
+    "argon.yaml": (
+        "tests/systems/argon/test_command.py::test_argon_command_shrunk_example_and_rerun"
+    ),
     "study-pgn/laptop.yaml": "test_study_pgn",
     "study-pgn/workstation.yaml": "test_study_pgn",
     "study-pgn/cluster-gpu.yaml": "test_study_pgn",
+    "glass.yaml": (
+        "tests/systems/glass/test_train_predict.py::test_convert_train_predict_round_trip"
+    ),
 }
 
 
@@ -115,6 +123,22 @@ def test_hyperparameter_study(labeled):
 def test_monte_carlo(newcomer):
     config = shrunk("mc.yaml", {"num_particles": 27, "sweeps": 4, "equilibration_sweeps": 2})
     assert main(["mc", config, "--no-progress"]) == 0
+    config = shrunk("mc_hybrid.yaml", {"sweeps": 4, "equilibration_sweeps": 2})
+    assert main(["mc", config, "--no-progress"]) == 0
+
+
+def test_charges_training(newcomer):
+    from pgnfast.testing import write_charged_teacher_dataset
+    from tests.train.test_train_nequip_lr import TINY_LR
+
+    # the data command of the example's comment, with 12 frames
+    write_charged_teacher_dataset("data/nacl_charges", 12)
+    config = shrunk(
+        "charges.yaml",
+        {"model": TINY_LR, "split": {"train": 8, "validation": 2, "test": 2}, "max_epochs": 1,
+         "batch_size": 2},
+    )  # fmt: skip
+    assert main(["train", config, "--no-progress"]) == 0
 
 
 def test_study_pgn(newcomer):

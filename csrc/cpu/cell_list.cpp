@@ -189,7 +189,10 @@ void cell_list_pairs(const double* positions, int64_t n, const double* cell, con
                                       " cell lengths from the cell (at most 2^29 supported)");
         s[d] = static_cast<int32_t>(fl);
         f -= fl;
-        if (f >= 1.0) f = 0.0;  // f was a hair below an integer
+        if (f >= 1.0) {  // f was a hair below an integer: it sits on the next cell's face
+          f = 0.0;
+          s[d] += 1;  // so the wrapped position agrees with its bin
+        }
       } else {
         lower[d] = std::min(lower[d], f);
         upper[d] = std::max(upper[d], f);

@@ -21,14 +21,33 @@ class PGNCalculator(Calculator):
     design scalars come from ``atoms.arrays["descriptors"]`` for models that take them.
     stress is ASE's Voigt order (xx, yy, zz, yz, xz, xy), only for fully periodic cells.
     units: checked against the model's recorded units when given ("pgn", "atomistic" or a
-    dict). Bad input (non-finite positions, a bad cell, types out of range, coincident
-    particles) raises InputError.
+    dict). A NequIP-LR model (`pgnfast.nn.nequip_lr`) also gives "charges" (N,) e and
+    "electrostatic_energy" (eV); the structure's total charge is `total_charge` when given,
+    else ``atoms.info["total_charge"]``, else 0. Bad input (non-finite positions, a bad cell,
+    types out of range, coincident particles) raises InputError.
     """
 
-    implemented_properties = ["energy", "energies", "forces", "stress", "free_energy"]
+    implemented_properties = [
+        "energy",
+        "energies",
+        "forces",
+        "stress",
+        "free_energy",
+        "charges",
+        "electrostatic_energy",
+    ]
 
-    def __init__(self, model_or_path, *, neighbor_backend: str = "auto", units=None, **kwargs):
+    def __init__(
+        self,
+        model_or_path,
+        *,
+        neighbor_backend: str = "auto",
+        units=None,
+        total_charge: float | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        self.total_charge = total_charge
         if isinstance(model_or_path, torch.nn.Module):
             model = model_or_path
             if units is not None:
@@ -70,7 +89,15 @@ class PGNCalculator(Calculator):
             num_types=self.model.num_types,
         )
         want_stress = "stress" in properties and all(pbc)
-        out = self.model(graph, compute_forces=True, compute_stress=want_stress, create_graph=False)
+        options = {}
+        if getattr(self.model, "kind", None) == "nequip-lr":
+            total = self.total_charge
+            if total is None:
+                total = atoms.info.get("total_charge", 0.0)
+            options = {"total_charge": float(total), "pbc": [pbc]}
+        out = self.model(
+            graph, compute_forces=True, compute_stress=want_stress, create_graph=False, **options
+        )
         energy = float(out["energy"][0].detach())
         self.results = {
             "energy": energy,
@@ -78,6 +105,9 @@ class PGNCalculator(Calculator):
             "energies": out["energies"].detach().cpu().double().numpy(),
             "forces": out["forces"].detach().cpu().double().numpy(),
         }
+        if "charges" in out:
+            self.results["charges"] = out["charges"].detach().cpu().double().numpy()
+            self.results["electrostatic_energy"] = float(out["electrostatic_energy"][0].detach())
         if want_stress:
             s = out["stress"][0].detach().cpu().double().numpy()
             self.results["stress"] = np.array(

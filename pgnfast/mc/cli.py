@@ -7,8 +7,9 @@ num_particles, box (nm, cubic) or density (1/nm^3), temperatures (a list, or {mi
 count} for a geometric ladder), sweeps, output (folder), seed, checkpoint_every,
 trajectory_every, log_every, step_size, equilibration_sweeps, tune_temperatures, backend
 (serial, the default, or mpi: launch with ``mpiexec -n R pgnfast mc mc.yaml``, R <= number
-of temperatures; see pgnfast.mc.mpi), and design / core_exclusion (the same as inside
-``potential:``, for a model).
+of temperatures; see pgnfast.mc.mpi), design / core_exclusion (the same as inside
+``potential:``, for a model), moves (single, the default, or hybrid) and hybrid (the hybrid
+moves' settings, a mapping: see :func:`pgnfast.mc.hybrid.check_hybrid`).
 
 A PGN model (units nm and kT) runs with the DFT's core exclusion
 (:class:`pgnfast.dft.core_exclusion.CoreExclusion`) of the design it was trained for: the
@@ -16,7 +17,8 @@ model file's ``metadata["pgn_design"]``, or ``design:`` in the config; without e
 run is refused, unless the config says ``core_exclusion: false``.
 
 A run whose output folder holds a checkpoint continues from it; a checkpoint of another
-potential, number of particles, box, ladder or seed is refused (ResumeMismatchError).
+potential, number of particles, box, ladder, seed, move kind or hybrid settings is refused
+(ResumeMismatchError).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ KEYS = {
     "backend",
     "design",
     "core_exclusion",
+    "moves",
+    "hybrid",
 }
 
 
@@ -217,9 +221,21 @@ def run(args) -> int:
         resume = extra["comm"].bcast(resume, root=0)  # rank 0's file system decides
     n = int(_required(config, "num_particles"))
     box = _box(config, n)
+    moves = config.get("moves", "single")
+    hybrid = config.get("hybrid")
+    if hybrid is not None and not isinstance(hybrid, dict):
+        raise InputError(f"hybrid must be a mapping of hybrid-move settings, got {hybrid!r}")
+    if hybrid is not None and moves != "hybrid":
+        raise InputError(f"the config has hybrid settings but moves: {moves!r}; add moves: hybrid")
     if resume:
         engine = engine_class.from_checkpoint(
-            checkpoint, potential, num_particles=n, temperatures=temperatures, **extra
+            checkpoint,
+            potential,
+            num_particles=n,
+            temperatures=temperatures,
+            moves=moves,
+            hybrid=({} if hybrid is None else hybrid) if moves == "hybrid" else None,
+            **extra,
         )
         _check_same_run(engine, checkpoint, box, seed)
         if engine.is_root:
@@ -237,6 +253,8 @@ def run(args) -> int:
             step_size=config.get("step_size", "auto"),
             equilibration_sweeps=int(config.get("equilibration_sweeps", 100)),
             tune_temperatures=bool(config.get("tune_temperatures", False)),
+            moves=moves,
+            hybrid=hybrid,
             **extra,
         )
     writers = [
@@ -259,7 +277,8 @@ def run(args) -> int:
     print(
         f"{summary.sweeps} sweeps; lowest energy {summary.lowest_energy:.6f} kT; "
         f"mean energies {np.round(summary.mean_energy, 3).tolist()}; "
-        f"{summary.timings['moves_per_s']:.0f} moves/s"
+        f"{summary.timings['moves_per_s']:.0f} "
+        f"{'trajectories' if engine.mode == 'hybrid' else 'moves'}/s"
     )
     return 0
 

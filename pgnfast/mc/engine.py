@@ -20,6 +20,7 @@ import numpy as np
 
 from .cells import IncrementalCellList
 from .exchange import ReplicaExchange
+from .hybrid import HybridSweep, check_hybrid, initial_hybrid_steps
 from .inputs import (
     MonteCarloInputError,
     check_box,
@@ -32,6 +33,7 @@ from .inputs import (
     choose_board,
     initial_energies,
     initial_steps,
+    typical_spacing,
 )
 from .local import LocalEnergyChange, ReplicaState
 from .state import ParallelTemperingState
@@ -42,7 +44,7 @@ from .tuning import StepSizeTuner
 __all__ = ["MonteCarloInputError", "MonteCarloSummary", "ParallelTempering", "quench"]
 
 
-class ParallelTempering(SweepLoop, ParallelTemperingState, SummaryMixin):
+class ParallelTempering(SweepLoop, HybridSweep, ParallelTemperingState, SummaryMixin):
     """Parallel tempering of K replicas of N particles in a fixed periodic box.
 
     potential: follows :mod:`pgnfast.potentials.base` (energies_batch, receptive_field nm).
@@ -61,6 +63,12 @@ class ParallelTempering(SweepLoop, ParallelTemperingState, SummaryMixin):
     rejects swaps equally often.
     max_batch_particles: most particles per ``energies_batch`` call ("auto": 1024 for a torch
     model on the CPU, unlimited otherwise; see :class:`pgnfast.mc.local.LocalEnergyChange`).
+    moves: "single" (single-particle displacements with local energy differences, the
+    default) or "hybrid" (velocity-Verlet trajectories of all particles accepted on the
+    change of potential plus kinetic energy; :mod:`pgnfast.mc.hybrid`).
+    hybrid: settings of hybrid moves, a mapping (see :func:`pgnfast.mc.hybrid.check_hybrid`:
+    time_step, steps, trajectory_time, target_acceptance, jitter, trajectories_per_sweep,
+    max_steps, wrap, masses); only with moves="hybrid".
     """
 
     def __init__(
@@ -80,6 +88,8 @@ class ParallelTempering(SweepLoop, ParallelTemperingState, SummaryMixin):
         tune_temperatures: bool = False,
         exchange_every: int = 1,
         max_batch_particles="auto",
+        moves: str = "single",
+        hybrid=None,
         _initial_energies=None,
     ):
         field_nm = check_potential(potential)
@@ -112,10 +122,33 @@ class ParallelTempering(SweepLoop, ParallelTemperingState, SummaryMixin):
         self.tune_temperatures = bool(tune_temperatures)
         self.exchange_every = settings["exchange_every"]
         self.ladder_interval = 10
+        if moves not in ("single", "hybrid"):
+            raise MonteCarloInputError(f"moves must be 'single' or 'hybrid', got {moves!r}")
+        if hybrid is not None and moves != "hybrid":
+            raise MonteCarloInputError("hybrid settings were given, but moves is not 'hybrid'")
+        if moves == "hybrid" and checkerboard is True:
+            raise MonteCarloInputError(
+                "checkerboard=True is for single-particle moves; hybrid moves move every "
+                "particle at once"
+            )
+        self.moves = moves
 
         # how moves are evaluated (locally, in checkerboard batches, or by full
         # recomputation) and the step sizes: explicit ones frozen, "auto" ones tuned
-        self.board, self.full_recompute = choose_board(cell, field_nm, n, checkerboard)
+        if moves == "hybrid":
+            # every particle moves at once: no cell lists, no checkerboard
+            self.board, self.full_recompute = None, True
+            self.hybrid_settings, self.hybrid_masses = check_hybrid(hybrid, n, k)
+            self.hybrid_time_steps, self.hybrid_steps, self.hybrid_trajectory_times = (
+                initial_hybrid_steps(
+                    self.hybrid_settings,
+                    typical_spacing(positions[0], cell),
+                    self.hybrid_masses,
+                    self.temperatures_initial,
+                )
+            )
+        else:
+            self.board, self.full_recompute = choose_board(cell, field_nm, n, checkerboard)
         self.auto_step, self.step_sizes, max_step = initial_steps(
             step_size, positions[0], cell, k, self.board
         )
@@ -167,12 +200,16 @@ class ParallelTempering(SweepLoop, ParallelTemperingState, SummaryMixin):
 
     @property
     def tuning_active(self) -> bool:
-        return self.sweeps_done < self.equilibration_sweeps and (
-            self.auto_step or self.tune_temperatures
-        )
+        if self.moves == "hybrid":
+            auto = self.hybrid_settings["time_step"] == "auto"
+        else:
+            auto = self.auto_step
+        return self.sweeps_done < self.equilibration_sweeps and (auto or self.tune_temperatures)
 
     @property
     def mode(self) -> str:
+        if self.moves == "hybrid":
+            return "hybrid"
         if self.full_recompute:
             return "full"
         return "checkerboard" if self.board is not None else "local"

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import FileFormatError, ResumeMismatchError
+from ..errors import FileFormatError, InputError, ResumeMismatchError
 from ..potentials.fingerprint import fingerprint_differences, num_types_of, potential_fingerprint
 from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 
-MODES = {"checkerboard": True, "local": False, "full": False}  # mode -> checkerboard argument
+# mode -> checkerboard argument
+MODES = {"checkerboard": True, "local": False, "full": False, "hybrid": False}
+# per-temperature state of hybrid moves (tuned during equilibration, then frozen)
+HYBRID_ARRAYS = ("hybrid_time_steps", "hybrid_steps", "hybrid_trajectory_times")
 
 # metadata key -> accepted Python types (JSON values)
 _META_TYPES = {
@@ -87,6 +90,11 @@ def check_checkpoint(arrays: dict, meta: dict, path) -> None:
         expected[f"exchange_{name}"] = (max(k - 1, 0),)
     for name in ParallelTemperingState._STAT_NAMES:
         expected.setdefault(name, (k,))
+    if meta["mode"] == "hybrid":
+        if not isinstance(meta.get("hybrid"), dict):
+            raise FileFormatError(f"checkpoint {path}: metadata 'hybrid' is missing or malformed")
+        expected.update({name: (k,) for name in HYBRID_ARRAYS})
+        expected["hybrid_masses"] = (n,)
     for name, shape in expected.items():
         array = arrays.get(name)
         if array is None or array.shape != shape or array.dtype.kind not in "biuf":
@@ -206,6 +214,9 @@ class ParallelTemperingState:
         arrays.update(
             {f"exchange_{k}": np.asarray(v) for k, v in self.exchange.state_dict().items()}
         )
+        if self.moves == "hybrid":
+            arrays.update({name: np.asarray(getattr(self, name)) for name in HYBRID_ARRAYS})
+            arrays["hybrid_masses"] = self.hybrid_masses
         metadata = {
             "sweeps_done": self.sweeps_done,
             "has_types": self.types is not None,
@@ -218,6 +229,7 @@ class ParallelTemperingState:
             "target_acceptance": self.tuner.target,
             "tune_temperatures": self.tune_temperatures,
             "exchange_every": self.exchange_every,
+            "hybrid": self.hybrid_settings if self.moves == "hybrid" else None,
             "max_batch_particles": self.evaluator.max_batch_particles,
             "lowest_energy_sampled": self.lowest_energy_sampled,
             "replica_rngs": rng_states,
@@ -254,6 +266,7 @@ class ParallelTemperingState:
         check_checkpoint(arrays, meta, path)
         check_potential_matches(meta, arrays, potential, path)
         mode = meta["mode"]
+        hybrid = _recorded_hybrid(meta, arrays, kwargs, path)
         engine = cls(
             potential,
             arrays["positions"],
@@ -269,6 +282,8 @@ class ParallelTemperingState:
             tune_temperatures=meta["tune_temperatures"],
             exchange_every=meta["exchange_every"],
             max_batch_particles=meta.get("max_batch_particles", "auto"),
+            moves="hybrid" if hybrid is not None else "single",
+            hybrid=hybrid,
             _initial_energies=list(arrays["energies"]),
             **kwargs,
         )
@@ -278,6 +293,9 @@ class ParallelTemperingState:
             )
         for name in cls._STAT_NAMES:
             setattr(engine, name, np.array(arrays[name]))
+        if hybrid is not None:
+            for name in HYBRID_ARRAYS:
+                setattr(engine, name, np.array(arrays[name]))
         engine.exchange.load_state_dict(
             {k[len("exchange_") :]: v for k, v in arrays.items() if k.startswith("exchange_")}
         )
@@ -293,3 +311,56 @@ class ParallelTemperingState:
             ) from error
         engine.timings.update(meta.get("timings", {}))
         return engine
+
+
+def _recorded_hybrid(meta: dict, arrays: dict, kwargs: dict, path):
+    """The hybrid settings a checkpoint recorded (None for single-particle moves), after
+    refusing what the caller asked for (``moves=``, ``hybrid=`` popped from kwargs) when it
+    differs (ResumeMismatchError naming the setting)."""
+    from .hybrid import check_hybrid
+
+    asked_moves = kwargs.pop("moves", None)
+    asked_hybrid = kwargs.pop("hybrid", None)
+    recorded_moves = "hybrid" if meta["mode"] == "hybrid" else "single"
+    if asked_moves is not None and asked_moves != recorded_moves:
+        raise ResumeMismatchError(
+            f"checkpoint {path} was run with {recorded_moves} moves, but {asked_moves!r} "
+            "moves were asked for"
+        )
+    if recorded_moves == "single":
+        if asked_hybrid is not None:
+            raise ResumeMismatchError(
+                f"checkpoint {path} was run with single-particle moves, but hybrid settings "
+                "were given"
+            )
+        return None
+    recorded = dict(meta["hybrid"])
+    if not isinstance(recorded.get("masses"), (int, float)):
+        recorded["masses"] = arrays["hybrid_masses"].tolist()
+    k, n = len(meta["temperatures_initial"]), arrays["positions"].shape[1]
+    try:
+        recorded, _ = check_hybrid(recorded, n, k)
+    except InputError as error:
+        raise FileFormatError(
+            f"checkpoint {path}: hybrid settings are malformed ({error})"
+        ) from error
+    if asked_hybrid is not None:
+        asked, _ = check_hybrid(asked_hybrid, n, k)
+        differences = [
+            f"{key}: {_short(recorded[key])} recorded, {_short(asked[key])} now"
+            for key in sorted(recorded)
+            if asked[key] != recorded[key]
+        ]
+        if differences:
+            raise ResumeMismatchError(
+                f"checkpoint {path} was run with other hybrid settings: "
+                f"{'; '.join(differences)}. Resume with the run's settings or start a new run"
+            )
+    return recorded
+
+
+def _short(value) -> str:
+    """repr of a setting, a long list cut to its length and first entries."""
+    if isinstance(value, list) and len(value) > 4:
+        return f"[{', '.join(repr(v) for v in value[:3])}, ... ({len(value)} values)]"
+    return repr(value)

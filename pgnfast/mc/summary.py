@@ -105,6 +105,9 @@ class SummaryMixin:
         timings["moves_per_s"] = self.timings["moves"] / wall if wall > 0 else float("nan")
         timings["energy_fraction"] = self.timings["energy_s"] / wall if wall > 0 else float("nan")
         timings["mode"] = self.mode
+        if self.mode == "hybrid":
+            timings["hybrid_time_steps"] = self.hybrid_time_steps.tolist()
+            timings["hybrid_steps"] = self.hybrid_steps.tolist()
         return MonteCarloSummary(
             temperatures=self.exchange.temperatures.copy(),
             mean_energy=mean,

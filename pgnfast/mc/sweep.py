@@ -1,6 +1,7 @@
 """The sweep loop of :class:`pgnfast.mc.ParallelTempering`: trial moves (sequential or in
-checkerboard batches), Metropolis acceptance, statistics, step-size and ladder tuning, DEO
-exchanges, and `run` with its writers and checkpoints. Lengths nm, energies kT."""
+checkerboard batches, or hybrid trajectories: :mod:`pgnfast.mc.hybrid`), Metropolis
+acceptance, statistics, step-size and ladder tuning, DEO exchanges, and `run` with its
+writers and checkpoints. Lengths nm, energies kT."""
 
 from __future__ import annotations
 
@@ -57,7 +58,11 @@ class SweepLoop:
         cluster_particles = 0
         betas = self.exchange.betas
         energy_time = 0.0
-        for _ in range(self._substeps_per_sweep()):
+        probability_sum = np.zeros(k, np.int64)  # hybrid moves: for the time-step tuner
+        substeps = 0 if self.moves == "hybrid" else self._substeps_per_sweep()
+        if self.moves == "hybrid":
+            probability_sum = self._hybrid_sweep(attempted, accepted)
+        for _ in range(substeps):
             proposals = self._propose(attempted, left_cell)
             requests = [(state, p, new) for _, state, p, new, _ in proposals]
             start = time.perf_counter()
@@ -75,9 +80,12 @@ class SweepLoop:
                     state.cells.move(particle, new_position)
                 accepted[t] += 1
         counts = self._sum_counts(
-            np.concatenate([attempted, accepted, left_cell, [cluster_particles]]).astype(np.int64)
+            np.concatenate(
+                [attempted, accepted, left_cell, probability_sum, [cluster_particles]]
+            ).astype(np.int64)
         )
         attempted, accepted, left_cell = counts[:k], counts[k : 2 * k], counts[2 * k : 3 * k]
+        probability_sum = counts[3 * k : 4 * k]
         self.left_cell += left_cell
         self.timings["cluster_particles"] += int(counts[-1])
         self.timings["energy_s"] += energy_time
@@ -98,7 +106,9 @@ class SweepLoop:
             self.stat_energy_sq_sum += by_temperature**2
             self.stat_samples += 1
         else:
-            if self.auto_step:
+            if self.moves == "hybrid":
+                self._tune_hybrid(attempted, probability_sum)
+            elif self.auto_step:
                 self.step_sizes = self.tuner.update(self.step_sizes, attempted, accepted)
             if self.tune_temperatures and (self.sweeps_done + 1) % self.ladder_interval == 0:
                 self.exchange.retune_ladder()

@@ -156,6 +156,9 @@ class JsonLinesLog:
             "sweeps_per_s": (engine.sweeps_done - self._last_sweep) / elapsed,
             "tuning": engine.tuning_active,
         }
+        if getattr(engine, "moves", "single") == "hybrid":
+            record["hybrid_time_step"] = engine.hybrid_time_steps.tolist()
+            record["hybrid_steps"] = engine.hybrid_steps.tolist()
         self._last_time, self._last_sweep = now, engine.sweeps_done
         self._handle.write(json.dumps(record) + "\n")
         self._handle.flush()

@@ -1,4 +1,4 @@
-"""Multi-stage molecular dynamics (NPT, NVT with an optional linear temperature ramp) that
+"""Multi-stage molecular dynamics (NPT and NVT, each with an optional linear temperature ramp) that
 collects a frame every `frame_every` steps, with LAMMPS or with ASE's integrators.
 
 Units: lengths Angstrom, energies eV, time fs, masses amu, temperatures K, pressures bar
@@ -6,10 +6,13 @@ Units: lengths Angstrom, energies eV, time fs, masses amu, temperatures K, press
 unit). Both engines start from velocities drawn for `seed` at the first stage's temperature
 with zero total momentum, and are deterministic for a seed (one process).
 
-- LAMMPS: ``fix npt`` (Nose-Hoover, isotropic) and ``fix nvt`` (Nose-Hoover; a ramp is its
-  ``temp start stop`` target across the stage), with the pair style given as LAMMPS commands.
-- ASE: ``IsotropicMTKNPT`` for NPT and ``Langevin`` for NVT (target temperature updated
-  every step along a ramp), with any ASE calculator (stress needed for NPT).
+- LAMMPS: ``fix npt`` (Nose-Hoover, isotropic) and ``fix nvt`` (Nose-Hoover); a ramp is
+  their ``temp start stop`` target across the stage. The pair style is given as LAMMPS
+  commands.
+- ASE: ``IsotropicMTKNPT`` for NPT (along a ramp, a new integrator at each frame's target
+  temperature: a staircase, since MTK's target cannot be changed in place) and
+  ``Langevin`` for NVT (target temperature updated every step along a ramp), with any ASE
+  calculator (stress needed for NPT).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ ENSEMBLES = ("npt", "nvt")
 @dataclass(frozen=True)
 class Stage:
     """One stage: `ensemble` "npt" or "nvt", `steps` timesteps at `temperature` K (ramped
-    linearly to `temperature_end` K across the stage, NVT only), `pressure` bar (NPT)."""
+    linearly to `temperature_end` K across the stage when given), `pressure` bar (NPT)."""
 
     ensemble: str
     steps: int
@@ -48,8 +51,6 @@ class Stage:
         check_positive(self.temperature, f"{label}: temperature (K)")
         if self.temperature_end is not None:
             check_positive(self.temperature_end, f"{label}: temperature_end (K)")
-            if self.ensemble == "npt" and self.temperature_end != self.temperature:
-                raise InputError(f"{label}: a temperature ramp is supported in NVT stages only")
         if self.ensemble == "npt":
             if self.pressure is None or not math.isfinite(float(self.pressure)):
                 raise InputError(f"{label}: an NPT stage needs a finite pressure (bar)")

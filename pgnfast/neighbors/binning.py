@@ -59,7 +59,11 @@ def bin_particles(geometry: Geometry, max_cells: int | None = None) -> Bins:
             "wrap the positions first"
         )
     frac = frac - image
-    frac = torch.where(frac >= 1.0, torch.zeros_like(frac), frac)
+    # a hair below an integer, frac rounds to 1.0: the particle sits on the next cell's face,
+    # so it moves to frac 0 and its image count up by one, keeping wrapped and bin in step
+    on_face = (frac >= 1.0) & periodic
+    frac = torch.where(on_face, torch.zeros_like(frac), frac)
+    image = image + on_face.to(image.dtype)
     wrapped = positions - image @ cell
 
     widths = face_widths(basis)

@@ -1,6 +1,8 @@
-"""The NequIP model, its layers, the Potential wrapper, model files, and the electrostatics
-of charged systems (Ewald and direct sums of Gaussian charges, charge equilibration)."""
+"""The NequIP model, its layers, the Potential wrapper, model files, the electrostatics of
+charged systems (Ewald, PME and direct sums of Gaussian charges, charge equilibration),
+NequIP-LR (NequIP with charge equilibration) and the direct-force baseline."""
 
+from .direct_force import DirectForceModel
 from .electrostatics import (
     COULOMB_CONSTANT,
     coulomb_matrix,
@@ -11,20 +13,28 @@ from .electrostatics import (
 )
 from .graph import Graph, build_graph
 from .model import UNITS, NequIP, hidden_irreps
-from .qeq import QeqResult, qeq
+from .nequip_lr import NequIPLR, charge_loss
+from .pme import PMECoulombOperator, pme_energy
+from .qeq import QeqResult, qeq, qeq_iterative
 
 __all__ = [
     "COULOMB_CONSTANT",
+    "DirectForceModel",
     "Graph",
     "NequIP",
+    "NequIPLR",
+    "PMECoulombOperator",
     "QeqResult",
     "UNITS",
     "build_graph",
+    "charge_loss",
     "coulomb_matrix",
     "direct_energy",
     "electrostatic_energy",
     "ewald_energy",
     "ewald_parameters",
     "hidden_irreps",
+    "pme_energy",
     "qeq",
+    "qeq_iterative",
 ]

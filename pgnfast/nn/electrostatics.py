@@ -50,6 +50,7 @@ DEFAULT_ACCURACY = 1e-10
 
 __all__ = [
     "COULOMB_CONSTANT",
+    "DenseCoulombOperator",
     "EwaldParameters",
     "coulomb_matrix",
     "direct_energy",
@@ -321,3 +322,34 @@ def coulomb_matrix(
         squares = widths**2
         matrix = matrix + 2.0 * math.pi / volume * (squares[:, None] + squares[None, :])
     return coulomb_constant * matrix
+
+
+class DenseCoulombOperator:
+    """q -> A q with the exact dense Coulomb matrix of `coulomb_matrix` (direct sum without
+    a cell, Ewald with one), built once per `bind`: the reference operator of the iterative
+    solve, and its operator for non-periodic structures (O(n^2) memory, no cubic solve)."""
+
+    def __init__(self, *, pbc=False, include_self=True, accuracy=DEFAULT_ACCURACY, **options):
+        self.periodic = any(check_pbc(pbc))
+        self.pbc = pbc
+        self.include_self = include_self
+        self.accuracy = accuracy
+        self.coulomb_constant = options.get("coulomb_constant", COULOMB_CONSTANT)
+
+    def diagonal(self, widths, like):
+        """Gaussian self energies (n,) for the Jacobi preconditioner (0 for point charges)."""
+        if widths is None or not self.include_self:
+            return like.new_zeros(like.shape[0])
+        return self.coulomb_constant / (math.sqrt(math.pi) * widths.detach())
+
+    def bind(self, positions, cell, widths):
+        matrix = coulomb_matrix(
+            positions,
+            widths,
+            cell=cell if self.periodic else None,
+            pbc=self.pbc,
+            include_self=self.include_self,
+            accuracy=self.accuracy,
+            coulomb_constant=self.coulomb_constant,
+        )
+        return lambda charges: matrix @ charges

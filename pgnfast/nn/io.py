@@ -6,6 +6,10 @@ file that reads but does not fit (another format version, unknown hyperparameter
 dtype, other type names, missing per-atom targets) raises `IncompatibleModelError`; other
 units raise `UnitsError`. Per-atom targets are a hyperparameter (recorded only when a model
 has them) and their heads and standardisation travel in the state dict.
+
+A NequIP-LR model (`pgnfast.nn.nequip_lr.NequIPLR`) is written with the kind
+"pgnfast-nequip-lr-model" and the same fields, checksum and checks, and loads back as
+NequIP-LR; files of the kind "pgnfast-nequip-model" load as NequIP, as before.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .._atomic import atomic_path
 from ..errors import FileFormatError, IncompatibleModelError, InputError
 from ..units import check_units
 from .model import UNITS, NequIP
+from .nequip_lr import NequIPLR
 
 __all__ = [
     "FILE_KIND",
@@ -34,12 +39,19 @@ __all__ = [
 ]
 
 FILE_KIND = "pgnfast-nequip-model"
+FILE_KIND_LR = "pgnfast-nequip-lr-model"
 FORMAT_VERSION = 1  # bump when the state-dict layout or hyperparameter meaning changes
 SUPPORTED_FORMAT_VERSIONS = (1,)
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 HYPERPARAMETERS = tuple(
     name for name in inspect.signature(NequIP.__init__).parameters if name != "self"
 )
+HYPERPARAMETERS_LR = tuple(
+    name
+    for name in inspect.signature(NequIPLR.__init__).parameters
+    if name not in ("self", "units")
+)
+MODEL_KINDS = {FILE_KIND: (NequIP, HYPERPARAMETERS), FILE_KIND_LR: (NequIPLR, HYPERPARAMETERS_LR)}
 # Integer hyperparameters beyond these bounds mark a damaged file, not a model (building it
 # would exhaust memory or time before the weights could be compared).
 INTEGER_BOUNDS = {
@@ -52,6 +64,9 @@ INTEGER_BOUNDS = {
     "radial_mlp_width": (1, 1 << 16),
     "num_types": (1, 1 << 16),
     "node_descriptors": (0, 1 << 16),
+    "charge_layers": (1, 64),
+    "energy_layers": (1, 64),
+    "charge_embedding_size": (1, 1 << 12),
 }
 
 
@@ -86,12 +101,15 @@ def record_checksum(record: dict) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def model_record(model: NequIP, metadata=None) -> dict:
+def model_record(model, metadata=None, *, kind: str | None = None) -> dict:
     """The dictionary a model file holds (tensors on CPU). metadata: a JSON-able dict
-    (default: the model's own `metadata`)."""
+    (default: the model's own `metadata`); kind: the file kind (default: that of a NequIP
+    or NequIP-LR model; other models, e.g. the direct-force one, name theirs)."""
     metadata = getattr(model, "metadata", {}) if metadata is None else metadata
+    if kind is None:
+        kind = FILE_KIND_LR if isinstance(model, NequIPLR) else FILE_KIND
     record = {
-        "kind": FILE_KIND,
+        "kind": kind,
         "format_version": FORMAT_VERSION,
         "pgnfast_version": _package_version(),
         "hyperparameters": dict(model.hyperparameters),
@@ -105,10 +123,14 @@ def model_record(model: NequIP, metadata=None) -> dict:
     return record
 
 
-def save_model(model: NequIP, path, metadata=None) -> None:
+def save_model(model: NequIP | NequIPLR, path, metadata=None) -> None:
     """Write model to path atomically (temporary file in the same folder, then rename).
     metadata: a JSON-able dict stored in the file (default: model.metadata)."""
-    record = model_record(model, metadata)
+    write_record(model_record(model, metadata), path)
+
+
+def write_record(record: dict, path) -> None:
+    """Write a model-file record to `path` atomically (temporary file, then rename)."""
     with atomic_path(path) as temporary:
         torch.save(record, temporary)
 
@@ -146,10 +168,13 @@ def _check_hyperparameters(hyper: dict, source: str) -> None:
         raise IncompatibleModelError(f"{source}: hyperparameter r_max = {r_max!r} is not > 0")
 
 
-def model_from_record(record: dict, source: str = "record") -> NequIP:
-    """Rebuild a model from model_record output; raises IncompatibleModelError."""
-    if not isinstance(record, dict) or record.get("kind") != FILE_KIND:
+def model_from_record(record: dict, source: str = "record") -> NequIP | NequIPLR:
+    """Rebuild a model (NequIP or NequIP-LR, by the record's kind) from model_record output;
+    raises IncompatibleModelError."""
+    kind = record.get("kind") if isinstance(record, dict) else None
+    if not isinstance(kind, str) or kind not in MODEL_KINDS:
         raise IncompatibleModelError(f"{source} is not a pgnfast NequIP model file")
+    model_class, known = MODEL_KINDS[kind]
     version = record.get("format_version")
     if version not in SUPPORTED_FORMAT_VERSIONS:
         raise IncompatibleModelError(
@@ -171,11 +196,11 @@ def model_from_record(record: dict, source: str = "record") -> NequIP:
             f"a corrupted disk); use another copy or retrain"
         )
     hyper = dict(_field(record, "hyperparameters", dict, source))
-    unknown = sorted(str(k) for k in set(hyper) - set(HYPERPARAMETERS))
+    unknown = sorted(str(k) for k in set(hyper) - set(known))
     if unknown:
         raise IncompatibleModelError(
             f"{source} has unknown hyperparameters {unknown} (written by pgnfast "
-            f"{record.get('pgnfast_version', '?')}); this pgnfast knows {list(HYPERPARAMETERS)}"
+            f"{record.get('pgnfast_version', '?')}); this pgnfast knows {list(known)}"
         )
     _check_hyperparameters(hyper, source)
     dtype_name = record.get("dtype", "float32")
@@ -190,7 +215,7 @@ def model_from_record(record: dict, source: str = "record") -> NequIP:
     if not isinstance(metadata, dict):
         raise IncompatibleModelError(f"{source}: field 'metadata' must be a dict")
     try:
-        model = NequIP(**hyper).to(getattr(torch, dtype_name))
+        model = model_class(**hyper).to(getattr(torch, dtype_name))
     except (TypeError, ValueError, KeyError, RuntimeError) as error:
         raise IncompatibleModelError(
             f"{source}: cannot build the model it describes: {error}"
@@ -229,8 +254,9 @@ def read_model_record(path, *, map_location="cpu") -> dict:
 
 def load_model(
     path, *, units=None, type_names=None, per_atom_targets=None, map_location="cpu"
-) -> NequIP:
-    """Read a model written by save_model (in eval mode, on map_location).
+) -> NequIP | NequIPLR:
+    """Read a model written by save_model (in eval mode, on map_location): NequIP, or
+    NequIP-LR for a NequIP-LR file.
 
     units: the unit system the caller works in (a name such as "pgn" or a dict); a model
     recorded in other units raises UnitsError. type_names: the particle type names the

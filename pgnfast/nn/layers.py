@@ -128,8 +128,14 @@ class InteractionBlock(torch.nn.Module):
             else None
         )
 
-    def forward(self, features, node_attrs, edge_sh, edge_basis, senders, receivers):
+    def forward(
+        self, features, node_attrs, edge_sh, edge_basis, senders, receivers, edge_mask=None
+    ):
+        """edge_mask: optional (E,) factor on every edge's message (1 keeps it, 0 removes it:
+        the message is linear in the edge's path weights); None is the unmasked block."""
         weights = self.radial_mlp(edge_basis)
+        if edge_mask is not None:
+            weights = weights * edge_mask.unsqueeze(-1)
         x = self.linear_1(features)
         x = tp_conv(
             self.spec,
@@ -172,7 +178,11 @@ class ConvLayer(torch.nn.Module):
         )
         self.irreps_out = self.gate.irreps_out
 
-    def forward(self, features, node_attrs, edge_sh, edge_basis, senders, receivers):
+    def forward(
+        self, features, node_attrs, edge_sh, edge_basis, senders, receivers, edge_mask=None
+    ):
         return self.gate(
-            self.interaction(features, node_attrs, edge_sh, edge_basis, senders, receivers)
+            self.interaction(
+                features, node_attrs, edge_sh, edge_basis, senders, receivers, edge_mask
+            )
         )

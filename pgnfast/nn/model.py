@@ -244,12 +244,22 @@ class NequIP(torch.nn.Module):
 
     # -- evaluation ----------------------------------------------------------------------
     def particle_energies(
-        self, positions, cell, types, batch, senders, receivers, shifts, descriptors=None
+        self,
+        positions,
+        cell,
+        types,
+        batch,
+        senders,
+        receivers,
+        shifts,
+        descriptors=None,
+        edge_mask=None,
     ) -> torch.Tensor:
         """Per-particle energies (N,) kT from raw tensors (see Graph for shapes); the edge
-        vectors are recomputed from positions, shifts and cell so autograd reaches them."""
+        vectors are recomputed from positions, shifts and cell so autograd reaches them.
+        edge_mask: as in node_features."""
         features = self.node_features(
-            positions, cell, types, batch, senders, receivers, shifts, descriptors
+            positions, cell, types, batch, senders, receivers, shifts, descriptors, edge_mask
         )
         return self.energies_from_features(features, types)
 
@@ -259,9 +269,24 @@ class NequIP(torch.nn.Module):
         return energies * self.energy_scale[types] + self.energy_shift[types]
 
     def node_features(
-        self, positions, cell, types, batch, senders, receivers, shifts, descriptors=None
+        self,
+        positions,
+        cell,
+        types,
+        batch,
+        senders,
+        receivers,
+        shifts,
+        descriptors=None,
+        edge_mask=None,
     ) -> torch.Tensor:
-        """The last layer's node features (N, num_features), all scalars (0e)."""
+        """The last layer's node features (N, num_features), all scalars (0e).
+
+        edge_mask: optional (E,) float factor on edge e's message in every layer (its path
+        weights are multiplied by it; the message is linear in them), differentiable, e.g.
+        for explainers: 1 keeps an edge, 0 gives the graph without it. None (default) is the
+        unmasked model, bit for bit."""
+        edge_mask = _checked_edge_mask(edge_mask, senders.shape[0], positions)
         if cell.shape[0] == 1:
             offsets = shifts @ cell[0]
         else:
@@ -277,7 +302,9 @@ class NequIP(torch.nn.Module):
             node_attrs = torch.cat([node_attrs, descriptors.to(positions.dtype)], dim=-1)
         features = self.type_embedding(node_attrs)
         for layer in self.layers:
-            features = layer(features, node_attrs, edge_sh, edge_basis, senders, receivers)
+            features = layer(
+                features, node_attrs, edge_sh, edge_basis, senders, receivers, edge_mask
+            )
         return features
 
     def forward(
@@ -287,25 +314,17 @@ class NequIP(torch.nn.Module):
         compute_forces: bool = True,
         compute_stress: bool = False,
         create_graph: bool | None = None,
+        edge_mask: torch.Tensor | None = None,
     ):
         """Evaluate a Graph. Returns a dict: "energies" (N,) kT, "energy" (B,) kT, and when
         asked "forces" (N, 3) kT/nm, "virial" (B, 3, 3) kT and "stress" (B, 3, 3) kT/nm^3
         (= dE/d strain / volume, zero volume -> zero stress), and for a model with per-atom
         targets "per_atom" {name: (N,)} in label units. create_graph defaults to
-        self.training (forces that can be trained on)."""
+        self.training (forces that can be trained on). edge_mask: optional (E,) factor on
+        every layer's message along each edge of graph (see node_features)."""
         if create_graph is None:
             create_graph = self.training
-        positions, cell = graph.positions, graph.cell
-        inputs = []
-        if compute_forces or compute_stress:
-            positions = positions.detach().requires_grad_(True)
-            inputs.append(positions)
-        if compute_stress:
-            strain = torch.zeros_like(cell, requires_grad=True)
-            symmetric = 0.5 * (strain + strain.transpose(1, 2))
-            positions = positions + torch.einsum("ni,nij->nj", positions, symmetric[graph.batch])
-            cell = cell + torch.bmm(cell, symmetric)
-            inputs.append(strain)
+        positions, cell, inputs = differentiable_inputs(graph, compute_forces, compute_stress)
         features = self.node_features(
             positions,
             cell,
@@ -315,6 +334,7 @@ class NequIP(torch.nn.Module):
             graph.receivers,
             graph.shifts,
             graph.descriptors,
+            edge_mask,
         )
         energies = self.energies_from_features(features, graph.types)
         if graph.num_graphs == 1:
@@ -326,26 +346,71 @@ class NequIP(torch.nn.Module):
         out = {"energies": energies, "energy": energy}
         if self.per_atom_heads is not None:
             out["per_atom"] = self.per_atom_heads(features)
-        if inputs:
-            if not energy.requires_grad:  # e.g. frozen parameters and no edges
-                energy = energy + 0.0 * sum(x.sum() for x in inputs)
-            grads = torch.autograd.grad(
-                energy.sum(),
-                inputs,
-                create_graph=create_graph,
-                allow_unused=True,
-                materialize_grads=True,
+        out.update(
+            energy_derivatives(
+                energy, inputs, graph.cell, compute_forces, compute_stress, create_graph
             )
-            if compute_forces:
-                out["forces"] = -grads[0]
-            if compute_stress:
-                virial = -grads[-1]
-                volume = torch.linalg.det(graph.cell).abs()
-                safe = torch.where(volume > 0, volume, torch.ones_like(volume))
-                out["virial"] = virial
-                out["stress"] = torch.where(
-                    (volume > 0)[:, None, None],
-                    -virial / safe[:, None, None],
-                    torch.zeros_like(virial),
-                )
+        )
         return out
+
+
+def differentiable_inputs(graph: Graph, compute_forces: bool, compute_stress: bool):
+    """(positions, cell, inputs) of a forward pass: positions made a leaf that requires
+    grad when forces or stress are asked, and for stress a zero (B, 3, 3) strain applied
+    symmetrically to positions and cell; inputs lists the leaves to differentiate."""
+    positions, cell = graph.positions, graph.cell
+    inputs = []
+    if compute_forces or compute_stress:
+        positions = positions.detach().requires_grad_(True)
+        inputs.append(positions)
+    if compute_stress:
+        strain = torch.zeros_like(cell, requires_grad=True)
+        symmetric = 0.5 * (strain + strain.transpose(1, 2))
+        positions = positions + torch.einsum("ni,nij->nj", positions, symmetric[graph.batch])
+        cell = cell + torch.bmm(cell, symmetric)
+        inputs.append(strain)
+    return positions, cell, inputs
+
+
+def energy_derivatives(
+    energy, inputs, cell, compute_forces: bool, compute_stress: bool, create_graph: bool
+) -> dict:
+    """ "forces" (N, 3) = -dE/dx and "virial" / "stress" (B, 3, 3) = -dE/d strain and
+    dE/d strain / volume (zero volume -> zero stress) from the (B,) energies and the
+    leaves of `differentiable_inputs`; {} when nothing was asked."""
+    if not inputs:
+        return {}
+    if not energy.requires_grad:  # e.g. frozen parameters and no edges
+        energy = energy + 0.0 * sum(x.sum() for x in inputs)
+    grads = torch.autograd.grad(
+        energy.sum(), inputs, create_graph=create_graph, allow_unused=True, materialize_grads=True
+    )
+    out = {}
+    if compute_forces:
+        out["forces"] = -grads[0]
+    if compute_stress:
+        virial = -grads[-1]
+        volume = torch.linalg.det(cell).abs()
+        safe = torch.where(volume > 0, volume, torch.ones_like(volume))
+        out["virial"] = virial
+        out["stress"] = torch.where(
+            (volume > 0)[:, None, None], -virial / safe[:, None, None], torch.zeros_like(virial)
+        )
+    return out
+
+
+def _checked_edge_mask(edge_mask, num_edges: int, positions: torch.Tensor):
+    """The edge mask as a (E,) tensor of the positions' dtype and device, or None."""
+    if edge_mask is None:
+        return None
+    if not isinstance(edge_mask, torch.Tensor) or not edge_mask.is_floating_point():
+        kind = getattr(edge_mask, "dtype", type(edge_mask).__name__)
+        raise InputError(
+            f"edge_mask must be a floating-point torch tensor of shape ({num_edges},), got {kind}"
+        )
+    if tuple(edge_mask.shape) != (num_edges,):
+        raise InputError(
+            f"edge_mask must have shape ({num_edges},) (one factor per edge), got "
+            f"{tuple(edge_mask.shape)}"
+        )
+    return edge_mask.to(device=positions.device, dtype=positions.dtype)

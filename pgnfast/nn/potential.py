@@ -132,6 +132,22 @@ class Potential(PotentialBase):
         sizes = [len(system[0]) for system in systems]
         return np.split(energies, np.cumsum(sizes)[:-1])
 
+    def energies_forces_batch(self, systems) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per-particle energies (N_s,) and forces (N_s, 3) (float64) for several systems
+        (positions, cell, types, pbc) in ONE model call (hybrid Monte Carlo's force steps)."""
+        many = len(systems) > 1
+        prepared = [
+            self._system(*system[:4], label=f"system {k}: " if many else "")
+            for k, system in enumerate(systems)
+        ]
+        if not prepared:
+            return []
+        out = self._evaluate(prepared, True)
+        energies = out["energies"].detach().cpu().double().numpy()
+        forces = out["forces"].detach().cpu().double().numpy()
+        bounds = np.cumsum([len(system[0]) for system in prepared])[:-1]
+        return list(zip(np.split(energies, bounds), np.split(forces, bounds)))
+
 
 def _numpy(x):
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)

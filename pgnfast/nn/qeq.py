@@ -23,9 +23,14 @@ import torch
 from ..errors import InputError
 from ..geometry import check_pbc
 from ..validation import check_finite, check_indices
-from .electrostatics import COULOMB_CONSTANT, DEFAULT_ACCURACY, coulomb_matrix
+from .electrostatics import (
+    COULOMB_CONSTANT,
+    DEFAULT_ACCURACY,
+    DenseCoulombOperator,
+    coulomb_matrix,
+)
 
-__all__ = ["QeqResult", "qeq"]
+__all__ = ["DenseCoulombOperator", "QeqResult", "qeq", "qeq_iterative"]
 
 
 @dataclass
@@ -90,32 +95,10 @@ def _per_structure(value, count: int, name: str, per_item_dim: int):
     )
 
 
-def qeq(
-    electronegativity: torch.Tensor,
-    hardness: torch.Tensor,
-    positions: torch.Tensor,
-    widths: torch.Tensor | None = None,
-    *,
-    batch: torch.Tensor | None = None,
-    num_structures: int | None = None,
-    total_charge=0.0,
-    cell=None,
-    pbc=False,
-    include_self: bool = True,
-    accuracy: float = DEFAULT_ACCURACY,
-    coulomb_constant: float = COULOMB_CONSTANT,
-) -> QeqResult:
-    """Equilibrated charges of one or more structures.
-
-    electronegativity chi (N,) eV/e, hardness J (N,) eV/e^2 (>= 0), positions (N, 3)
-    Angstrom, widths (N,) Angstrom (None: point charges, which need J > 0 without a cell).
-    batch (N,) int64 structure of each atom (None: one structure); num_structures B
-    (default batch.max() + 1). total_charge: a number or (B,) e. cell: None, (3, 3) shared
-    or (B, 3, 3); pbc: a bool, three bools, or one of those per structure. Periodic
-    structures use the Ewald Coulomb matrix at `accuracy`.
-    Raises InputError for mismatched lengths, a non-finite total charge, a structure with
-    no atoms, negative hardness, or a periodic structure without a cell.
-    """
+def _prepare_inputs(
+    electronegativity, hardness, positions, widths, batch, num_structures, total_charge, cell, pbc
+):
+    """Checked (chi, hardness, widths, batch, count, totals (B,), cells [B], pbcs [B])."""
     if not isinstance(positions, torch.Tensor) or positions.dim() != 2 or positions.shape[1] != 3:
         raise InputError("positions must be an (N, 3) torch tensor")
     n = positions.shape[0]
@@ -142,6 +125,47 @@ def qeq(
     cells = _per_structure(cell, count, "cell", 2)
     pbcs = _per_structure(pbc, count, "pbc", 1)
 
+    return chi, hardness, widths, batch, count, totals, cells, pbcs
+
+
+def qeq(
+    electronegativity: torch.Tensor,
+    hardness: torch.Tensor,
+    positions: torch.Tensor,
+    widths: torch.Tensor | None = None,
+    *,
+    batch: torch.Tensor | None = None,
+    num_structures: int | None = None,
+    total_charge=0.0,
+    cell=None,
+    pbc=False,
+    include_self: bool = True,
+    accuracy: float = DEFAULT_ACCURACY,
+    coulomb_constant: float = COULOMB_CONSTANT,
+) -> QeqResult:
+    """Equilibrated charges of one or more structures.
+
+    electronegativity chi (N,) eV/e, hardness J (N,) eV/e^2 (>= 0), positions (N, 3)
+    Angstrom, widths (N,) Angstrom (None: point charges, which need J > 0 without a cell).
+    batch (N,) int64 structure of each atom (None: one structure); num_structures B
+    (default batch.max() + 1). total_charge: a number or (B,) e. cell: None, (3, 3) shared
+    or (B, 3, 3); pbc: a bool, three bools, or one of those per structure. Periodic
+    structures use the Ewald Coulomb matrix at `accuracy`.
+    Raises InputError for mismatched lengths, a non-finite total charge, a structure with
+    no atoms, negative hardness, or a periodic structure without a cell.
+    """
+    chi, hardness, widths, batch, count, totals, cells, pbcs = _prepare_inputs(
+        electronegativity,
+        hardness,
+        positions,
+        widths,
+        batch,
+        num_structures,
+        total_charge,
+        cell,
+        pbc,
+    )
+    n = positions.shape[0]
     order, pieces = [], []
     energies, electrostatic, potentials = [], [], []
     for b in range(count):
@@ -213,3 +237,213 @@ def _solve_one(chi, hardness, positions, widths, total, cell, pbc, **options):
             "the Qeq system of a structure is singular: check its hardness and widths"
         ) from error
     return solution[:m], solution[m], matrix
+
+
+# -- the iterative path: conjugate gradients with implicit differentiation ---------------
+
+
+def _conjugate_gradients(apply, diagonal, rhs, tolerance, max_iterations):
+    """Solve H X = rhs (n, k) column by column (shared matrix-vector products) by
+    Jacobi-preconditioned CG, H symmetric positive definite; InputError if H is not or the
+    relative residual stays above tolerance."""
+    x = torch.zeros_like(rhs)
+    residual = rhs.clone()
+    scale = torch.linalg.norm(rhs, dim=0).clamp_min(torch.finfo(rhs.dtype).tiny)
+    z = residual / diagonal[:, None]
+    direction = z.clone()
+    rz = (residual * z).sum(dim=0)
+    for iteration in range(max_iterations + 1):
+        relative = torch.linalg.norm(residual, dim=0) / scale
+        if bool((relative <= tolerance).all()):
+            return x, iteration
+        if iteration == max_iterations:
+            break
+        h_direction = apply(direction)
+        curvature = (direction * h_direction).sum(dim=0)
+        if bool((curvature <= 0).any()):
+            raise InputError(
+                "the Qeq matrix A + diag(hardness) is not positive definite (conjugate "
+                "gradients broke down): use Gaussian widths or larger hardness"
+            )
+        step = torch.where(relative <= tolerance, torch.zeros_like(rz), rz / curvature)
+        x = x + step * direction
+        residual = residual - step * h_direction
+        z = residual / diagonal[:, None]
+        rz_new = (residual * z).sum(dim=0)
+        direction = z + (rz_new / torch.where(rz == 0, torch.ones_like(rz), rz)) * direction
+        rz = rz_new
+    raise InputError(
+        f"the iterative Qeq solve did not converge in {max_iterations} iterations "
+        f"(relative residual {float(relative.max()):.3g} > tolerance {tolerance:g})"
+    )
+
+
+def _constrained_solve(apply, diagonal, hardness, chi, total, tolerance, max_iterations):
+    """[[H, 1], [1^T, 0]] [q; mu] = [-chi; total], H = A + diag(hardness), through the two
+    SPD solves H s = -chi, H t = 1: q = s + c t with c = (total - sum s) / sum t, mu = -c."""
+    rhs = torch.stack([-chi, torch.ones_like(chi)], dim=1)
+    solution, _ = _conjugate_gradients(
+        lambda x: apply(x) + hardness[:, None] * x,
+        diagonal + hardness,
+        rhs,
+        tolerance,
+        max_iterations,
+    )
+    s, t = solution[:, 0], solution[:, 1]
+    c = (total - s.sum()) / t.sum()
+    return s + c * t, -c
+
+
+class _ImplicitQeq(torch.autograd.Function):
+    """(q, mu) of one structure by CG; backward by implicit differentiation: one adjoint
+    solve K [lambda; nu] = [dL/dq; dL/dmu] (K symmetric), then dL/dchi = -lambda, dL/dtotal
+    = nu, dL/dJ = -lambda q, dL/dtheta = -d/dtheta (lambda^T A(theta) q) for theta =
+    positions, cell, widths. The backward is built from this Function and differentiable
+    ops, so it is itself differentiable (forces can be trained on)."""
+
+    @staticmethod
+    def forward(ctx, operator, settings, chi, total, hardness, positions, cell, widths):
+        with torch.no_grad():
+            apply = operator.bind(positions, cell, widths)
+            diagonal = operator.diagonal(widths, chi)
+            q, mu = _constrained_solve(apply, diagonal, hardness, chi, total, *settings)
+        ctx.operator, ctx.settings = operator, settings
+        ctx.save_for_backward(chi, total, hardness, positions, cell, widths, q)
+        return q, mu
+
+    @staticmethod
+    def backward(ctx, grad_q, grad_mu):
+        chi, total, hardness, positions, cell, widths, q = ctx.saved_tensors
+        lam, nu = _ImplicitQeq.apply(
+            ctx.operator, ctx.settings, -grad_q, grad_mu, hardness, positions, cell, widths
+        )
+        needs = ctx.needs_input_grad
+        grads = [None, None, -lam if needs[2] else None, nu if needs[3] else None]
+        grads.append(-lam * q if needs[4] else None)
+        thetas = [(k, t) for k, t in zip((5, 6, 7), (positions, cell, widths)) if needs[k]]
+        theta_grads = [None, None, None]
+        if thetas:
+            create_graph = torch.is_grad_enabled()
+            with torch.enable_grad():
+                # fresh aliases of theta, made after lambda and q: the gradient then follows
+                # only A's explicit dependence on theta, and stays differentiable in
+                # theta, lambda and q when create_graph
+                if create_graph:
+                    aliases = {k: t.view_as(t) for k, t in thetas}
+                    left, right = lam, q
+                else:
+                    aliases = {k: t.detach().requires_grad_(True) for k, t in thetas}
+                    left, right = lam.detach(), q.detach()
+                bound = [aliases.get(k, t) for k, t in zip((5, 6, 7), (positions, cell, widths))]
+                bilinear = left @ ctx.operator.bind(*bound)(right)
+                found = torch.autograd.grad(
+                    bilinear,
+                    list(aliases.values()),
+                    create_graph=create_graph,
+                    allow_unused=True,
+                    materialize_grads=True,
+                )
+            for (k, _), gradient in zip(thetas, found):
+                theta_grads[k - 5] = -gradient
+        return (*grads, *theta_grads)
+
+
+def qeq_iterative(
+    electronegativity: torch.Tensor,
+    hardness: torch.Tensor,
+    positions: torch.Tensor,
+    widths: torch.Tensor | None = None,
+    *,
+    batch: torch.Tensor | None = None,
+    num_structures: int | None = None,
+    total_charge=0.0,
+    cell=None,
+    pbc=False,
+    method: str = "pme",
+    include_self: bool = True,
+    accuracy: float | None = None,
+    tolerance: float | None = None,
+    max_iterations: int = 1000,
+    coulomb_constant: float = COULOMB_CONSTANT,
+) -> QeqResult:
+    """`qeq` by preconditioned conjugate gradients, matrix-free for periodic structures:
+    same arguments and result. method: "pme" (periodic structures through
+    `pgnfast.nn.pme.PMECoulombOperator`, near-linear in N, at `accuracy`, default 1e-6) or
+    "ewald" (the exact dense Ewald matrix as the operator); non-periodic structures use the
+    exact direct Coulomb matrix either way. tolerance: relative residual of the CG solve
+    (default 1e-10 in float64, 1e-5 otherwise, and not below accuracy / 10 with PME).
+    Gradients (forces, training) by implicit differentiation: one more solve in backward,
+    no backpropagation through iterations.
+    Needs A + diag(hardness) positive definite (Gaussian widths with the self energy, or
+    enough hardness); raises InputError otherwise or when CG does not converge.
+    """
+    if method not in ("pme", "ewald"):
+        raise InputError(f"method must be 'pme' or 'ewald', got {method!r}")
+    chi, hardness, widths, batch, count, totals, cells, pbcs = _prepare_inputs(
+        electronegativity,
+        hardness,
+        positions,
+        widths,
+        batch,
+        num_structures,
+        total_charge,
+        cell,
+        pbc,
+    )
+    if tolerance is None:
+        tolerance = 1e-10 if positions.dtype == torch.float64 else 1e-5
+        if method == "pme":  # no closer than the PME operator itself
+            tolerance = max(tolerance, 0.1 * (1e-6 if accuracy is None else accuracy))
+    settings = (float(tolerance), int(max_iterations))
+    n = positions.shape[0]
+    order, pieces, energies, electrostatic, potentials = [], [], [], [], []
+    for b in range(count):
+        atoms = torch.nonzero(batch == b).reshape(-1)
+        if atoms.numel() == 0:
+            raise InputError(
+                f"structure {b} has no atoms: its charge constraint (total_charge "
+                f"{float(totals[b])}) cannot be met"
+            )
+        x, w = positions[atoms], None if widths is None else widths[atoms]
+        periodic = any(check_pbc(pbcs[b]))
+        box = None
+        if periodic:
+            from .electrostatics import _periodic_cell
+
+            box = _periodic_cell(cells[b], pbcs[b], x)
+            if isinstance(cells[b], torch.Tensor):
+                box = cells[b].to(dtype=x.dtype, device=x.device)
+        if periodic and method == "pme":
+            from .pme import DEFAULT_PME_ACCURACY, PMECoulombOperator
+
+            operator = PMECoulombOperator(
+                x,
+                box,
+                w,
+                include_self=include_self,
+                accuracy=DEFAULT_PME_ACCURACY if accuracy is None else accuracy,
+                coulomb_constant=coulomb_constant,
+            )
+        else:
+            operator = DenseCoulombOperator(
+                pbc=pbcs[b] if periodic else False,
+                include_self=include_self,
+                accuracy=DEFAULT_ACCURACY if accuracy is None else accuracy,
+                coulomb_constant=coulomb_constant,
+            )
+        q, mu = _ImplicitQeq.apply(
+            operator, settings, chi[atoms], totals[b], hardness[atoms], x, box, w
+        )
+        coulomb = 0.5 * q @ operator.bind(x, box, w)(q)
+        energies.append(chi[atoms] @ q + 0.5 * (hardness[atoms] * q**2).sum() + coulomb)
+        electrostatic.append(coulomb)
+        potentials.append(mu)
+        order.append(atoms)
+        pieces.append(q)
+    charges = positions.new_zeros(n).index_copy(0, torch.cat(order), torch.cat(pieces))
+    return QeqResult(
+        charges=charges,
+        energy=torch.stack(energies),
+        electrostatic_energy=torch.stack(electrostatic),
+        chemical_potential=torch.stack(potentials),
+    )

@@ -16,6 +16,9 @@ Every potential in pgnfast (the NequIP model behind ``pgnfast.Potential``, the D
       ``math.inf`` for a global functional such as the DFT). Moving particle k changes E_i
       only for i within ``receptive_field`` of k, which is what makes local Monte Carlo
       energy differences exact and O(1).
+- ``energies_forces_batch(systems) -> list of (energies, forces)`` (optional)   per-particle
+      energies and forces of several systems in one call (hybrid Monte Carlo; the engine
+      falls back to ``energies_batch`` and ``energy_forces`` per system)
 - ``fingerprint() -> dict`` (optional; ``PotentialBase`` gives one)   what a Monte Carlo
       checkpoint records to refuse a resume under another potential.
 

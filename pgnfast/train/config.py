@@ -55,6 +55,30 @@ class TrainConfig:
     metadata: a JSON-able dict copied into the saved model file's metadata. units: the unit
     system of the data ("pgn", "atomistic" or a dict with at least length and energy),
     recorded in the model file and checked against a dataset that records its units.
+
+    Per-atom (node-level) targets (`pgnfast.train.per_atom`): per_atom_targets maps the
+    name of a per-atom label column of the data (e.g. `barrier`) to its loss weight
+    (`{barrier: 1.0}`); each gets an output head, its labels are standardised with the mean
+    and std of the train split, and the loss adds weight * mean(((prediction - label) /
+    std)^2) over the atoms. With per-atom targets the energy and force terms are optional:
+    energy_weight: 0 and force_weight: 0 train the targets alone (the data then needs no
+    energies). subgraph_centres: None trains on whole structures (batch_size per step);
+    an integer K trains on mini-batches of K random centre atoms of one structure with the
+    subgraph of their receptive field (every atom within num_layers hops of the r_max
+    graph, periodic images included), the loss on the centres only (batch_size such
+    subgraphs per step); it needs energy_weight = force_weight = 0. split_key: the name of
+    a frame info field holding each frame's split ("train", "validation", "test"; other
+    values leave the frame out), used instead of the random `split` (the glass data's
+    `split`, written by `pgnfast glass convert`).
+
+    Charges (`pgnfast.train.models`): model.kind "nequip" (default) or "nequip_lr"
+    (NequIP-LR, atomistic units; keys charge_layers, energy_layers, solver, periodic_method,
+    accuracy, hardness, widths, learn_widths, charge_embedding_size, ...; hardness, widths
+    and electronegativity_reference a number, a list or a {type name: value} mapping).
+    A NequIP-LR run reads each frame's total charge (e) from info["total_charge"] (0 when
+    absent) and its per-atom reference charges (e) from the column `charges_key` where a
+    frame has it; charge_weight (> 0 only for nequip_lr) weighs the MSE of the charges (e^2)
+    in the loss, and metrics.json reports charge RMSE, MAE (e) and Pearson r per split.
     """
 
     data: str | list = ""
@@ -90,6 +114,11 @@ class TrainConfig:
     init_from: str | None = None
     metadata: dict = field(default_factory=dict)
     units: str | dict = "pgn"
+    per_atom_targets: dict = field(default_factory=dict)
+    subgraph_centres: int | None = None
+    split_key: str | None = None
+    charge_weight: float = 0.0
+    charges_key: str = "charges"
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -100,11 +129,18 @@ class TrainConfig:
             config.data = os.fspath(config.data)
         elif isinstance(config.data, (list, tuple)):
             config.data = [os.fspath(item) for item in config.data]
-        config.model = {**MODEL_DEFAULTS, **check_keys(config.model, MODEL_KEYS, "model")}
+        from .models import check_model_section
+
+        config.model = check_model_section(config.model, MODEL_DEFAULTS, MODEL_KEYS)
         if "r_max" not in config.model:
+            try:
+                length = resolve(config.units)["length"]
+            except Exception:
+                length = "length units of the data"
             raise InputError(
-                "model.r_max (nm) is required: the interaction range has no default that fits "
-                "every design (about 28 nm for the default PGN design, see examples/train.yaml)"
+                f"model.r_max ({length}) is required: the interaction range has no default "
+                "that fits every system (about 28 nm for the default PGN design, see "
+                "examples/train.yaml)"
             )
         config.check()
         return config
@@ -130,7 +166,14 @@ class TrainConfig:
         _integer(self.checkpoint_every, "checkpoint_every", low=0)
         for name in ("learning_rate", "lr_factor"):
             _number(getattr(self, name), name, positive=True)
-        for name in ("weight_decay", "energy_weight", "force_weight", "lr_threshold", "min_lr"):
+        for name in (
+            "weight_decay",
+            "energy_weight",
+            "force_weight",
+            "lr_threshold",
+            "min_lr",
+            "charge_weight",
+        ):
             _number(getattr(self, name), name)
         if not 0.0 <= _number(self.ema_decay, "ema_decay") < 1.0:
             raise InputError(f"ema_decay must lie in [0, 1), got {self.ema_decay!r}")
@@ -141,6 +184,10 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _integer(getattr(self, name), name, low=1)
         self._check_split()
+        self._check_per_atom()
+        from .models import check_nequip_lr_config
+
+        check_nequip_lr_config(self)
         if self.type_names is not None and (
             not isinstance(self.type_names, (list, tuple))
             or not all(isinstance(t, str) for t in self.type_names)
@@ -162,6 +209,38 @@ class TrainConfig:
         split = check_keys(self.split, ("train", "validation", "test"), "split")
         for name, value in split.items():
             _number(value, f"split.{name}")
+
+    def _check_per_atom(self) -> None:
+        from ..nn.heads import check_target_names
+
+        targets = self.per_atom_targets
+        if not isinstance(targets, dict):
+            raise InputError(
+                f"per_atom_targets must be a mapping of per-atom label names to loss weights "
+                f"(e.g. {{barrier: 1.0}}), got {targets!r}"
+            )
+        check_target_names(list(targets))
+        for name, weight in targets.items():
+            _number(weight, f"per_atom_targets.{name}")
+        if self.subgraph_centres is not None:
+            _integer(self.subgraph_centres, "subgraph_centres", low=1)
+            if not targets:
+                raise InputError("subgraph_centres needs per_atom_targets (node-level training)")
+            if self.energy_weight > 0 or self.force_weight > 0:
+                raise InputError(
+                    "subgraph_centres trains per-atom targets on subgraphs, whose energies and "
+                    "forces are not those of the structure: set energy_weight: 0 and "
+                    f"force_weight: 0 (got {self.energy_weight}, {self.force_weight})"
+                )
+        if targets and not any(targets.values()) and not (self.energy_weight or self.force_weight):
+            raise InputError(
+                "every loss weight is 0 (per_atom_targets, energy_weight, force_weight): "
+                "nothing to train"
+            )
+        if self.split_key is not None and (
+            not isinstance(self.split_key, str) or not self.split_key
+        ):
+            raise InputError(f"split_key must be a frame info name or null, got {self.split_key!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

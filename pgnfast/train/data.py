@@ -28,7 +28,9 @@ from ..validation import (
 @dataclass
 class Sample:
     """One labeled configuration: positions (N, 3) nm, cell (3, 3) nm, pbc, types (N,),
-    energy kT, forces (N, 3) kT/nm or None, descriptors (N, D) or None."""
+    energy kT (NaN when the frame has none and none is needed), forces (N, 3) kT/nm or None,
+    descriptors (N, D) or None, per_atom {target: (N,) labels} or None; for charged models
+    (NequIP-LR) total_charge e (None when not read) and reference charges (N,) e or None."""
 
     positions: np.ndarray
     cell: np.ndarray
@@ -38,6 +40,9 @@ class Sample:
     forces: np.ndarray | None
     descriptors: np.ndarray | None = None
     neighbors: object = None  # cached NeighborList at the model's r_max
+    per_atom: dict | None = None
+    total_charge: float | None = None
+    charges: np.ndarray | None = None
 
     @property
     def num_particles(self) -> int:
@@ -126,6 +131,14 @@ def _energy(atoms) -> float:
     raise InputError("it has no energy (info['energy'] or a calculator's result)")
 
 
+def _has_energy(atoms) -> bool:
+    try:
+        _energy(atoms)
+    except InputError:
+        return False
+    return True
+
+
 def _forces(atoms):
     for key in ("forces", "force"):
         if key in atoms.arrays:
@@ -165,12 +178,24 @@ def _frame_types(atoms, type_names) -> np.ndarray:
 
 
 def samples_from_frames(
-    frames, type_names=None, descriptor_keys=(), sources=None
+    frames,
+    type_names=None,
+    descriptor_keys=(),
+    sources=None,
+    *,
+    per_atom_targets=(),
+    require_energy: bool = True,
+    charges_key: str | None = None,
 ) -> tuple[list, list]:
     """Samples and the type names (from the integer `type` column, or the legacy `types`,
     else the chemical symbols). sources: per frame, where it came from (named in errors).
-    A frame without energy, with forces of the wrong shape, types out of range or a
-    missing descriptor raises InputError (FileFormatError when sources are given)."""
+    per_atom_targets: per-atom label columns (atoms.arrays) read into Sample.per_atom.
+    require_energy=False: a frame without energy gets NaN (per-atom training only).
+    charges_key: read each frame's total charge (info["total_charge"], 0 when absent) and
+    its reference charges (the per-atom column charges_key, where present) for NequIP-LR.
+    A frame without energy (when required), with forces of the wrong shape, types out of
+    range, a missing descriptor or a missing or non-finite per-atom label raises
+    InputError (FileFormatError when sources are given)."""
     if type_names is None:
         if frames and all(_type_array(f) is not None for f in frames):
             count = int(max(int(np.max(_type_array(f), initial=0)) for f in frames)) + 1
@@ -181,7 +206,12 @@ def samples_from_frames(
     for index, atoms in enumerate(frames):
         where = sources[index] if sources is not None else f"frame {index}"
         try:
-            samples.append(_sample(atoms, type_names, descriptor_keys))
+            sample = _sample(atoms, type_names, descriptor_keys, require_energy)
+            if per_atom_targets:
+                sample.per_atom = _per_atom_labels(atoms, per_atom_targets)
+            if charges_key is not None:
+                sample.total_charge, sample.charges = _charge_labels(atoms, charges_key)
+            samples.append(sample)
         except (InputError, KeyError, TypeError, ValueError) as error:
             kind = FileFormatError if sources is not None else InputError
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
@@ -189,7 +219,48 @@ def samples_from_frames(
     return samples, list(type_names)
 
 
-def _sample(atoms, type_names, descriptor_keys) -> Sample:
+def _per_atom_labels(atoms, names) -> dict:
+    labels = {}
+    # ASE's extxyz reader moves calculator columns (energies, forces, ...) into results
+    results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+    for name in names:
+        if name in atoms.arrays:
+            values = np.asarray(atoms.arrays[name])
+        elif name in results and np.ndim(results[name]) == 1:
+            values = np.asarray(results[name])
+        else:
+            columns = sorted(k for k in atoms.arrays if k not in ("positions", "numbers"))
+            columns += sorted(k for k, v in results.items() if np.ndim(v) == 1)
+            raise InputError(f"it has no per-atom label column {name!r} (columns {columns})")
+        if values.dtype.kind not in "iuf" or values.shape != (len(atoms),):
+            raise InputError(
+                f"per-atom label column {name!r} must hold one number per atom, got shape "
+                f"{values.shape} dtype {values.dtype}"
+            )
+        labels[name] = values.astype(np.float64)
+        check_finite(labels[name], f"per-atom label {name!r}")
+    return labels
+
+
+def _charge_labels(atoms, key: str) -> tuple[float, np.ndarray | None]:
+    """(total charge e from info["total_charge"], 0 when absent; per-atom charges (N,) e from
+    column `key` or None); InputError for a non-finite or non-numeric value."""
+    total = atoms.info.get("total_charge", 0.0)
+    if isinstance(total, bool) or np.ndim(total) != 0:
+        raise InputError(f"info total_charge must be one number (e), got {total!r}")
+    try:
+        total = float(total)
+    except (TypeError, ValueError):
+        raise InputError(f"info total_charge must be a number (e), got {total!r}") from None
+    if not np.isfinite(total):
+        raise InputError(f"info total_charge must be finite, got {total}")
+    results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+    if key not in atoms.arrays and key not in results:
+        return total, None
+    return total, _per_atom_labels(atoms, [key])[key]
+
+
+def _sample(atoms, type_names, descriptor_keys, require_energy=True) -> Sample:
     n = len(atoms)
     forces = _forces(atoms)
     if forces is not None and forces.shape != (n, 3):
@@ -206,11 +277,12 @@ def _sample(atoms, type_names, descriptor_keys) -> Sample:
         cell=check_cell(atoms.cell[:], tuple(bool(p) for p in atoms.pbc)),
         pbc=tuple(bool(p) for p in atoms.pbc),
         types=_frame_types(atoms, type_names),
-        energy=_energy(atoms),
+        energy=_energy(atoms) if require_energy or _has_energy(atoms) else float("nan"),
         forces=forces,
         descriptors=descriptors,
     )
-    check_finite(np.array([sample.energy]), "energy")
+    if require_energy or _has_energy(atoms):
+        check_finite(np.array([sample.energy]), "energy")
     if forces is not None:
         check_finite(forces, "forces")
     return sample
@@ -218,7 +290,8 @@ def _sample(atoms, type_names, descriptor_keys) -> Sample:
 
 def fingerprint(samples, type_names) -> str:
     """sha256 of a data set's frames and labels (positions, cell, pbc, types, energy, forces,
-    descriptors) and type names: what a checkpoint must have been trained on to resume."""
+    descriptors, per-atom labels, total charges and reference charges when read) and type
+    names: what a checkpoint must have been trained on to resume."""
     digest = hashlib.sha256(json.dumps(list(type_names)).encode())
     for sample in samples:
         for part in (
@@ -231,6 +304,12 @@ def fingerprint(samples, type_names) -> str:
             sample.descriptors,
         ):
             digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
+        for name, values in sorted((sample.per_atom or {}).items()):
+            digest.update(name.encode() + np.ascontiguousarray(values).tobytes())
+        if sample.total_charge is not None:
+            digest.update(b"total_charge" + np.array([sample.total_charge]).tobytes())
+        if sample.charges is not None:
+            digest.update(b"charges" + np.ascontiguousarray(sample.charges).tobytes())
     return "sha256:" + digest.hexdigest()
 
 
@@ -250,6 +329,33 @@ def split_indices(num_samples: int, split: dict, seed: int) -> dict[str, list[in
     return out
 
 
+SPLITS = ("train", "validation", "test")
+
+
+def split_by_key(frames, key: str) -> dict[str, list[int]]:
+    """Frame indices per split read from each frame's info[key] ("train", "validation" or
+    "test"; frames with another value, such as "unassigned", are left out and listed under
+    "unused"). InputError naming the first frame without the key, or when no frame is
+    for training."""
+    out = {name: [] for name in (*SPLITS, "unused")}
+    for index, atoms in enumerate(frames):
+        if key not in atoms.info:
+            raise InputError(f"split_key {key!r}: frame {index} has no info {key!r}")
+        value = str(atoms.info[key])
+        out[value if value in SPLITS else "unused"].append(index)
+    if not out["train"]:
+        raise InputError(f"split_key {key!r}: no frame has info {key!r} = 'train'")
+    return out
+
+
+def make_split(config, frames) -> dict[str, list[int]]:
+    """The run's split: from the frames' info[config.split_key] when set, else the seeded
+    random split of config.split (split_indices)."""
+    if getattr(config, "split_key", None):
+        return split_by_key(frames, config.split_key)
+    return split_indices(len(frames), config.split, config.seed)
+
+
 def attach_neighbors(samples, r_max: float, backend: str = "auto") -> None:
     """Compute and cache each sample's neighbor list at r_max (positions never change)."""
     for sample in samples:
@@ -261,7 +367,8 @@ def attach_neighbors(samples, r_max: float, backend: str = "auto") -> None:
 
 def collate(samples, r_max: float, dtype, device="cpu") -> tuple[Graph, dict]:
     """One Graph for a batch plus its labels: energy (B,), forces (N, 3) or None, counts (B,),
-    all on `device`."""
+    all on `device`; with total charges read (NequIP-LR) also total_charge (B,) e, pbc (a
+    3-tuple per structure), charges (N,) e (0 where a frame has none) and charge_mask (N,)."""
     graph = build_graph(
         [(s.positions, s.cell, s.types, s.pbc, s.descriptors) for s in samples],
         r_max,
@@ -280,6 +387,17 @@ def collate(samples, r_max: float, dtype, device="cpu") -> tuple[Graph, dict]:
             else None
         ),
     }
+    if any(s.total_charge is not None for s in samples):
+        labels["total_charge"] = torch.tensor(
+            [s.total_charge or 0.0 for s in samples], dtype=dtype, device=device
+        )
+        labels["pbc"] = [tuple(s.pbc) for s in samples]
+        mask = np.concatenate([np.full(s.num_particles, s.charges is not None) for s in samples])
+        charges = np.concatenate(
+            [s.charges if s.charges is not None else np.zeros(s.num_particles) for s in samples]
+        )
+        labels["charges"] = torch.as_tensor(charges, dtype=dtype, device=device)
+        labels["charge_mask"] = torch.as_tensor(mask, device=device)
     return graph, labels
 
 

@@ -8,8 +8,16 @@ Run directory layout::
     checkpoint.pt      the latest checkpoint (atomic), what --resume continues from
     best_model.pt      the model (EMA weights) with the lowest validation loss
     history.json       per-epoch losses and learning rate
-    metrics.json       energy / force MAE and RMSE per split (kT, kT/nm, kT per particle)
-    learning_curve.png, parity_energy.png, parity_forces.png
+    metrics.json       energy / force MAE and RMSE per split (kT, kT/nm, kT per particle);
+                       for NequIP-LR with reference charges also charges_rmse_e,
+                       charges_mae_e and charges_pearson_r
+    learning_curve.png, parity_energy.png, parity_forces.png (parity_charges.png)
+
+A config with `per_atom_targets` trains node-level targets instead (`per_atom.py`: the same
+files, per-atom metrics and parity plots). The loop itself (optimizer, schedule, EMA,
+checkpoints, resume, early stopping) is `loop.run_training`, shared by both. `model.kind:
+nequip_lr` trains NequIP-LR (`models.py`): total charges and periodicity go to the model and
+charge_weight adds the charge MSE (e^2) to the loss.
 
 Reproducibility: the model is initialised from ``seed``; the training order of epoch e is a
 permutation drawn from (seed, e); there is no other randomness, so a run resumed from any
@@ -23,7 +31,6 @@ only rank 0 writes files.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
@@ -32,27 +39,30 @@ import torch
 
 from .._atomic import write_json
 from ..errors import InputError
-from ..nn.io import load_model, save_model
+from ..nn.io import load_model
 from ..nn.model import NequIP
 from ..units import resolve
-from .checkpoint import (
-    ExponentialMovingAverage,
-    check_resume,
-    load_checkpoint,
-    restore,
-    save_checkpoint,
-)
 from .config import TrainConfig
 from .data import (
     attach_neighbors,
     collate,
     fingerprint,
+    make_split,
     per_type_statistics,
     read_labeled_frames,
     samples_from_frames,
-    split_indices,
 )
+from .loop import Distributed, run_training
 from .metrics import error_metrics, loss_terms
+from .models import (
+    build_nequip_lr,
+    charge_labels,
+    charge_metrics,
+    charge_term,
+    is_charged,
+    model_inputs,
+    model_kind,
+)
 
 
 def training_device(config: TrainConfig, local_rank: int | None = None) -> torch.device:
@@ -71,34 +81,6 @@ def training_device(config: TrainConfig, local_rank: int | None = None) -> torch
     return torch.device(name)
 
 
-class _Distributed:
-    """Rank and world size; initialises torch.distributed when launched by torchrun."""
-
-    def __init__(self):
-        import torch.distributed as dist
-
-        self.dist = dist
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.active = self.world > 1
-        if self.active and not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        self.rank = dist.get_rank() if self.active else 0
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def average_gradients(self, model) -> None:
-        if not self.active:
-            return
-        for p in model.parameters():
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-            self.dist.all_reduce(p.grad)
-            p.grad.div_(self.world)
-
-
 def _write_json(path, value) -> None:
     write_json(path, value)
 
@@ -112,49 +94,75 @@ def _epoch_batches(indices, batch_size, seed, epoch, world):
 def predict(model, samples, config, batch_size=None, dtype=None):
     """Model energies (kT) and forces (kT/nm) for samples: (energies (S,), forces (sum N, 3)
     or None, counts (S,))."""
+    out = evaluate(model, samples, config, batch_size, dtype)
+    return out["energies"], out["forces"], out["counts"]
+
+
+def evaluate(model, samples, config, batch_size=None, dtype=None) -> dict:
+    """{"energies" (S,), "forces" (sum N, 3) or None, "counts" (S,), "charges" (sum N,) e or
+    None (NequIP-LR only)} of the model on samples."""
     dtype = dtype or model.dtype
     batch_size = batch_size or config.batch_size
     want_forces = all(s.forces is not None for s in samples)
-    energies, forces = [], []
+    energies, forces, charges = [], [], []
     model.eval()
     device = model.energy_scale.device
     for start in range(0, len(samples), batch_size):
-        graph, _ = collate(samples[start : start + batch_size], model.r_max, dtype, device)
-        out = model(graph, compute_forces=want_forces, create_graph=False)
+        graph, labels = collate(samples[start : start + batch_size], model.r_max, dtype, device)
+        out = model(
+            graph,
+            compute_forces=want_forces,
+            create_graph=False,
+            **model_inputs(model, labels),
+        )
         energies.append(out["energy"].detach().double().cpu().numpy())
         if want_forces:
             forces.append(out["forces"].detach().double().cpu().numpy())
-    counts = np.array([s.num_particles for s in samples])
-    return (
-        np.concatenate(energies) if energies else np.zeros(0),
-        np.concatenate(forces) if forces else None,
-        counts,
-    )
+        if "charges" in out:
+            charges.append(out["charges"].detach().double().cpu().numpy())
+    return {
+        "energies": np.concatenate(energies) if energies else np.zeros(0),
+        "forces": np.concatenate(forces) if forces else None,
+        "counts": np.array([s.num_particles for s in samples]),
+        "charges": np.concatenate(charges) if charges else None,
+    }
 
 
 def _evaluate_loss(model, samples, config, dtype) -> float:
     if not samples:
         return float("nan")
-    energies, forces, counts = predict(model, samples, config, dtype=dtype)
+    out = evaluate(model, samples, config, dtype=dtype)
+    energies, forces, counts = out["energies"], out["forces"], out["counts"]
     per_particle = (energies - np.array([s.energy for s in samples])) / counts
     loss = config.energy_weight * float(np.mean(per_particle**2))
     if config.force_weight > 0 and forces is not None:
         labels = np.concatenate([s.forces for s in samples])
         loss += config.force_weight * float(np.mean((forces - labels) ** 2))
+    if config.charge_weight > 0 and out["charges"] is not None:
+        reference, mask = charge_labels(samples)
+        if mask.any():
+            error = out["charges"][mask] - reference[mask]
+            loss += config.charge_weight * float(np.mean(error**2))
     return loss
 
 
 def build_model(config: TrainConfig, type_names, statistics) -> NequIP:
-    """A freshly initialised (seeded) model with the data's statistics."""
+    """A freshly initialised (seeded) model of config.model's kind (NequIP, or NequIP-LR
+    for kind nequip_lr) with the data's statistics."""
     torch.manual_seed(config.seed)
-    hyper = dict(config.model)
-    hyper.setdefault("avg_num_neighbors", statistics["avg_num_neighbors"])
-    model = NequIP(
-        num_types=len(type_names),
-        type_names=type_names,
-        node_descriptors=len(config.descriptor_keys),
-        **hyper,
-    )
+    if model_kind(config.model) == "nequip_lr":
+        model = build_nequip_lr(config, type_names, statistics)
+    else:
+        hyper = {k: v for k, v in config.model.items() if k != "kind"}
+        hyper.setdefault("avg_num_neighbors", statistics["avg_num_neighbors"])
+        if config.per_atom_targets:
+            hyper["per_atom_targets"] = tuple(config.per_atom_targets)
+        model = NequIP(
+            num_types=len(type_names),
+            type_names=type_names,
+            node_descriptors=len(config.descriptor_keys),
+            **hyper,
+        )
     model = model.to(dtype=getattr(torch, config.dtype), device=training_device(config))
     model.set_energy_scale_shift(statistics["scale"], statistics["shift"])
     model.units = resolve(config.units)
@@ -176,7 +184,8 @@ def build_model(config: TrainConfig, type_names, statistics) -> NequIP:
 
 def fit(config, *, resume: bool = False) -> dict:
     """Train per config (a TrainConfig, dict or YAML path); returns the metrics dict (and
-    {"interrupted": True} when stop_after_steps ended the run early).
+    {"interrupted": True} when stop_after_steps ended the run early). A config with
+    per_atom_targets trains node-level targets (`pgnfast.train.per_atom`).
 
     Bad configuration values raise InputError, unreadable data FileFormatError, data in
     other units UnitsError, and resume=True with another run's checkpoint (another
@@ -188,22 +197,35 @@ def fit(config, *, resume: bool = False) -> dict:
             else TrainConfig.from_yaml(config)
         )
     config.check()
+    if config.per_atom_targets:
+        from .per_atom import fit_per_atom
+
+        return fit_per_atom(config, resume=resume)
     if config.num_threads:
         torch.set_num_threads(int(config.num_threads))
-    distributed = _Distributed()
+    distributed = Distributed()
     dtype = getattr(torch, config.dtype)
     run_dir = config.run_dir
     os.makedirs(run_dir, exist_ok=True)
-    checkpoint_path = os.path.join(run_dir, "checkpoint.pt")
 
     frames, sources = read_labeled_frames(config.data, units=config.units)
+    charged = model_kind(config.model) == "nequip_lr"
     samples, type_names = samples_from_frames(
-        frames, config.type_names, config.descriptor_keys, sources
+        frames,
+        config.type_names,
+        config.descriptor_keys,
+        sources,
+        charges_key=config.charges_key if charged else None,
     )
     if not samples:
         raise InputError(f"data {config.data!r} holds no frames")
+    if config.charge_weight > 0 and not any(s.charges is not None for s in samples):
+        raise InputError(
+            f"charge_weight {config.charge_weight} needs reference charges, but no frame of "
+            f"data {config.data!r} has the per-atom column {config.charges_key!r} (charges_key)"
+        )
     data_fingerprint = fingerprint(samples, type_names)
-    split = split_indices(len(samples), config.split, config.seed)
+    split = make_split(config, frames)
     r_max = float(config.model["r_max"])
     attach_neighbors(samples, r_max, config.neighbor_backend)
     train = [samples[i] for i in split["train"]]
@@ -212,174 +234,59 @@ def fit(config, *, resume: bool = False) -> dict:
 
     model = build_model(config, type_names, statistics)
     device = training_device(config, distributed.local_rank)
-    optimizer = torch.optim.Adam(
-        model.parameters(),
-        lr=config.learning_rate,
-        amsgrad=config.amsgrad,
-        weight_decay=config.weight_decay,
-    )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer,
-        mode="min",
-        factor=config.lr_factor,
-        patience=config.lr_patience,
-        threshold=config.lr_threshold,
-        min_lr=config.min_lr,
-    )
-    ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
-    state = {
-        "epoch": 0,
-        "batch": 0,
-        "step": 0,
-        "history": [],
-        "best_validation": math.inf,
-        "best_epoch": -1,
-        "stale_epochs": 0,
-        "epoch_loss_sum": 0.0,
-        "epoch_batches": 0,
-        "finished": False,
-    }
 
-    resumed = resume and os.path.exists(checkpoint_path)
-    if resumed:
-        saved = load_checkpoint(checkpoint_path, map_location=device)
-        check_resume(saved, config, data_fingerprint, checkpoint_path)
-        state = restore(saved, checkpoint_path, model, optimizer, scheduler, ema)
-        # the config decides how the schedule reacts from here on
-        scheduler.patience, scheduler.threshold = config.lr_patience, config.lr_threshold
-        # a run stopped only by a limit goes on when the config raises that limit
-        limits_raised = {
-            "wall_time": config.max_wall_time is None
-            or state.get("wall_time", 0.0) < config.max_wall_time,
-            "max_epochs": state["epoch"] < config.max_epochs,
-        }
-        if limits_raised.get(state.get("stop_reason"), False):
-            state["finished"], state["stop_reason"] = False, None
-    else:
-        state["initial_validation_loss"] = _evaluate_loss(model, validation, config, dtype)
-    if not resumed and distributed.is_main:
+    def on_new_run():
         config.to_yaml(os.path.join(run_dir, "config.yaml"))
         _write_json(os.path.join(run_dir, "split.json"), split)
         _write_json(
             os.path.join(run_dir, "statistics.json"), {**statistics, "type_names": type_names}
         )
 
-    def checkpoint():
-        if distributed.is_main:
-            save_checkpoint(
-                checkpoint_path,
-                model=model.state_dict(),
-                optimizer=optimizer.state_dict(),
-                scheduler=scheduler.state_dict(),
-                ema=ema.state_dict() if ema is not None else None,
-                state=state,
-                config=config.to_dict(),
-                data_fingerprint=data_fingerprint,
-            )
-
-    train_indices = list(range(len(train)))
-    steps_per_epoch = (
-        len(_epoch_batches(train_indices, config.batch_size, config.seed, 0, distributed.world))
-        // distributed.world
-    )
-    progress = None
-    if config.progress and distributed.is_main:
-        from tqdm.auto import tqdm
-
-        progress = tqdm(
-            total=config.max_epochs * steps_per_epoch,
-            initial=state["step"],
-            desc="training",
-            unit="step",
-            dynamic_ncols=True,
-        )
-    steps_this_run = 0
     started = time.time()
-    while not state["finished"] and state["epoch"] < config.max_epochs:
-        batches = _epoch_batches(
-            train_indices, config.batch_size, config.seed, state["epoch"], distributed.world
-        )
-        mine = batches[distributed.rank :: distributed.world]
-        epoch_started = time.time()
-        model.train()
-        for position in range(state["batch"], len(mine)):
-            graph, labels = collate([train[i] for i in mine[position]], r_max, dtype, device)
-            want_forces = config.force_weight > 0 and labels["forces"] is not None
-            prediction = model(graph, compute_forces=want_forces, create_graph=want_forces)
-            loss, _ = loss_terms(prediction, labels, config.energy_weight, config.force_weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            distributed.average_gradients(model)
-            if config.grad_clip_norm:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip_norm)
-            optimizer.step()
-            if ema is not None:
-                ema.update(model)
-            state["step"] += 1
-            state["batch"] = position + 1
-            state["epoch_loss_sum"] += float(loss.detach())
-            state["epoch_batches"] += 1
-            steps_this_run += 1
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(
-                    epoch=state["epoch"],
-                    loss=f"{float(loss):.3g}",
-                    lr=f"{optimizer.param_groups[0]['lr']:.2g}",
-                )
-            if config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
-                checkpoint()
-            if config.stop_after_steps and steps_this_run >= config.stop_after_steps:
-                if progress is not None:
-                    progress.close()
-                return {"interrupted": True, "step": state["step"]}
-
-        # end of epoch: validate with the averaged weights
-        if ema is not None:
-            ema.swap(model)
-        validation_loss = _evaluate_loss(model, validation, config, dtype)
-        improved = validation_loss < state["best_validation"]
-        if improved and distributed.is_main:
-            save_model(model, os.path.join(run_dir, "best_model.pt"), metadata=config.metadata)
-        if ema is not None:
-            ema.swap(model)
-        scheduler.step(validation_loss)
-        state["history"].append(
-            {
-                "epoch": state["epoch"],
-                "step": state["step"],
-                "train_loss": state["epoch_loss_sum"] / max(state["epoch_batches"], 1),
-                "validation_loss": validation_loss,
-                "lr": optimizer.param_groups[0]["lr"],
-            }
-        )
-        if improved:
-            state["best_validation"], state["best_epoch"] = validation_loss, state["epoch"]
-            state["stale_epochs"] = 0
-        else:
-            state["stale_epochs"] += 1
-        state["epoch"] += 1
-        state["batch"] = 0
-        state["epoch_loss_sum"], state["epoch_batches"] = 0.0, 0
-        lr_floor = optimizer.param_groups[0]["lr"] <= config.min_lr * (1 + 1e-9)
-        state["wall_time"] = state.get("wall_time", 0.0) + time.time() - epoch_started
-        limit = config.max_wall_time
-        out_of_time = limit is not None and state["wall_time"] >= limit
-        if state["stale_epochs"] >= config.early_stopping_patience or (
-            lr_floor and state["stale_epochs"] >= config.lr_patience
-        ):
-            state["finished"], state["stop_reason"] = True, "converged"
-        elif out_of_time:
-            state["finished"], state["stop_reason"] = True, "wall_time"
-        checkpoint()
-    if progress is not None:
-        progress.close()
-    if not state["finished"]:
-        state["finished"], state["stop_reason"] = True, "max_epochs"
-    checkpoint()
-    if not distributed.is_main:
-        return {}
+    state = run_training(
+        config,
+        model,
+        _EnergyTask(config, train, validation, dtype, device),
+        distributed=distributed,
+        device=device,
+        data_fingerprint=data_fingerprint,
+        resume=resume,
+        on_new_run=on_new_run,
+    )
+    if state.get("interrupted") or not distributed.is_main:
+        return state if state.get("interrupted") else {}
     return _finish(config, samples, split, state, time.time() - started)
+
+
+class _EnergyTask:
+    """Energies and forces of whole configurations, batch_size per step (see loop.py)."""
+
+    def __init__(self, config, train, validation, dtype, device):
+        self.config, self.train, self.validation = config, train, validation
+        self.dtype, self.device = dtype, device
+
+    def epoch_batches(self, epoch: int, world: int) -> list:
+        indices = list(range(len(self.train)))
+        return _epoch_batches(indices, self.config.batch_size, self.config.seed, epoch, world)
+
+    def loss(self, model, batch) -> torch.Tensor:
+        config = self.config
+        samples = [self.train[i] for i in batch]
+        graph, labels = collate(samples, model.r_max, self.dtype, self.device)
+        want_forces = config.force_weight > 0 and labels["forces"] is not None
+        prediction = model(
+            graph,
+            compute_forces=want_forces,
+            create_graph=want_forces,
+            **model_inputs(model, labels),
+        )
+        loss = loss_terms(prediction, labels, config.energy_weight, config.force_weight)[0]
+        if config.charge_weight > 0 and is_charged(model):
+            loss = loss + config.charge_weight * charge_term(prediction, labels)
+        return loss
+
+    def validation_loss(self, model) -> float:
+        return _evaluate_loss(model, self.validation, self.config, self.dtype)
 
 
 def _finish(config, samples, split, state, wall_time) -> dict:
@@ -396,29 +303,43 @@ def _finish(config, samples, split, state, wall_time) -> dict:
         "steps": state["step"],
         "wall_time_s_this_run": wall_time,
     }
-    parity_data = {}
+    parity_data, charge_parity = {}, {}
     for name in ("train", "validation", "test"):
         subset = [samples[i] for i in split[name]]
         if not subset:
             continue
-        energies, forces, counts = predict(model, subset, config)
+        out = evaluate(model, subset, config)
+        energies, forces, counts = out["energies"], out["forces"], out["counts"]
         labels_f = np.concatenate([s.forces for s in subset]) if forces is not None else None
         labels_e = np.array([s.energy for s in subset])
-        metrics[name] = error_metrics(energies, labels_e, counts, forces, labels_f)
+        metrics[name] = error_metrics(
+            energies, labels_e, counts, forces, labels_f, units=config.units
+        )
+        charges = charge_metrics(out["charges"], subset) if out["charges"] is not None else None
+        if charges:
+            metrics[name].update(charges)
+            reference, mask = charge_labels(subset)
+            charge_parity[name] = (reference[mask], out["charges"][mask])
         parity_data[name] = (labels_e / counts, energies / counts, labels_f, forces)
     _write_json(os.path.join(run_dir, "metrics.json"), metrics)
     _write_json(os.path.join(run_dir, "history.json"), state["history"])
     if config.plots:
         from . import plots
 
-        plots.learning_curve(state["history"], os.path.join(run_dir, "learning_curve.png"))
+        units = resolve(config.units)
+        energy_unit, force_unit = units["energy"], f"{units['energy']}/{units['length']}"
+        plots.learning_curve(
+            state["history"],
+            os.path.join(run_dir, "learning_curve.png"),
+            ylabel=f"loss ({energy_unit}$^2$, ({force_unit})$^2$ weighted)",
+        )
         shown = parity_data.get("test") or parity_data.get("validation") or parity_data["train"]
         plots.parity(
             shown[0],
             shown[1],
             os.path.join(run_dir, "parity_energy.png"),
             label="energy per particle",
-            unit="kT",
+            unit=energy_unit,
         )
         if shown[2] is not None:
             plots.parity(
@@ -426,6 +347,10 @@ def _finish(config, samples, split, state, wall_time) -> dict:
                 shown[3],
                 os.path.join(run_dir, "parity_forces.png"),
                 label="force component",
-                unit="kT/nm",
+                unit=force_unit,
             )
+        shown = [charge_parity[k] for k in ("test", "validation", "train") if k in charge_parity]
+        if shown:
+            path = os.path.join(run_dir, "parity_charges.png")
+            plots.parity(shown[0][0], shown[0][1], path, label="charge", unit="e")
     return metrics

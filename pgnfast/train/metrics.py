@@ -1,12 +1,21 @@
-"""Losses and error metrics (energies in kT, forces in kT/nm; per-atom targets in their label
-units)."""
+"""Losses and error metrics (energies and forces in the data's units, named in the metric keys:
+kT and kT/nm for PGN, eV and eV/Angstrom for atomistic systems; per-atom targets in their
+label units)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import InputError
+from ..units import PGN, resolve
 from ..validation import check_finite, check_indices
+
+
+def unit_suffixes(units=PGN) -> tuple[str, str]:
+    """(energy, force) suffixes of the metric keys: ("kT", "kT_per_nm") for PGN,
+    ("eV", "eV_per_Angstrom") for atomistic units."""
+    units = resolve(units)
+    return units["energy"], f"{units['energy']}_per_{units['length']}"
 
 
 def loss_terms(prediction: dict, labels: dict, energy_weight: float, force_weight: float):
@@ -22,27 +31,29 @@ def loss_terms(prediction: dict, labels: dict, energy_weight: float, force_weigh
 
 
 def error_metrics(
-    energy_pred, energy_true, num_particles, forces_pred=None, forces_true=None
+    energy_pred, energy_true, num_particles, forces_pred=None, forces_true=None, *, units=PGN
 ) -> dict:
-    """MAE / RMSE of total energy (kT), energy per particle (kT) and force components (kT/nm),
-    plus R^2 of total energies and the force RMS of the labels."""
+    """MAE / RMSE of total energy, energy per particle and force components, plus R^2 of
+    total energies and the force RMS of the labels; keys name `units` (e.g.
+    "forces_rmse_kT_per_nm" for PGN, "forces_rmse_eV_per_Angstrom" for atomistic)."""
+    e, f = unit_suffixes(units)
     energy_pred, energy_true = np.asarray(energy_pred), np.asarray(energy_true)
     n = np.asarray(num_particles, float)
     diff = energy_pred - energy_true
     out = {
-        "energy_mae_kT": float(np.mean(np.abs(diff))),
-        "energy_rmse_kT": float(np.sqrt(np.mean(diff**2))),
-        "energy_per_particle_mae_kT": float(np.mean(np.abs(diff / n))),
-        "energy_per_particle_rmse_kT": float(np.sqrt(np.mean((diff / n) ** 2))),
+        f"energy_mae_{e}": float(np.mean(np.abs(diff))),
+        f"energy_rmse_{e}": float(np.sqrt(np.mean(diff**2))),
+        f"energy_per_particle_mae_{e}": float(np.mean(np.abs(diff / n))),
+        f"energy_per_particle_rmse_{e}": float(np.sqrt(np.mean((diff / n) ** 2))),
         "num_configurations": int(len(diff)),
     }
     variance = np.sum((energy_true - energy_true.mean()) ** 2)
     out["energy_r2"] = float(1 - np.sum(diff**2) / variance) if variance > 0 else float("nan")
     if forces_pred is not None and forces_true is not None and len(forces_true):
         fdiff = np.asarray(forces_pred) - np.asarray(forces_true)
-        out["forces_mae_kT_per_nm"] = float(np.mean(np.abs(fdiff)))
-        out["forces_rmse_kT_per_nm"] = float(np.sqrt(np.mean(fdiff**2)))
-        out["forces_rms_label_kT_per_nm"] = float(np.sqrt(np.mean(np.asarray(forces_true) ** 2)))
+        out[f"forces_mae_{f}"] = float(np.mean(np.abs(fdiff)))
+        out[f"forces_rmse_{f}"] = float(np.sqrt(np.mean(fdiff**2)))
+        out[f"forces_rms_label_{f}"] = float(np.sqrt(np.mean(np.asarray(forces_true) ** 2)))
     return out
 
 

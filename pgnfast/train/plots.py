@@ -14,7 +14,9 @@ def _pyplot():
     return plt
 
 
-def learning_curve(history: list[dict], path) -> None:
+def learning_curve(
+    history: list[dict], path, *, ylabel: str = "loss (kT$^2$, (kT/nm)$^2$ weighted)"
+) -> None:
     """Training loss and validation errors per epoch (log scale)."""
     plt = _pyplot()
     epochs = [h["epoch"] for h in history]
@@ -22,7 +24,7 @@ def learning_curve(history: list[dict], path) -> None:
     ax.semilogy(epochs, [h["train_loss"] for h in history], label="train loss")
     ax.semilogy(epochs, [h["validation_loss"] for h in history], label="validation loss")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (kT$^2$, (kT/nm)$^2$ weighted)")
+    ax.set_ylabel(ylabel)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -33,9 +33,11 @@ def stage_npt_without_pressure(rng, tmp_path):
     Stage("npt", int(rng.integers(1, 100)), 10.0)
 
 
-@bad_input("pgnfast.md.Stage", "a temperature ramp in NPT", InputError, r"ramp is supported in NVT")
-def stage_npt_ramp(rng, tmp_path):
-    Stage("npt", int(rng.integers(1, 100)), 10.0, 50.0 + float(rng.uniform()), pressure=1.0)
+@bad_input(
+    "pgnfast.md.Stage", "a ramp to a non-positive temperature", InputError, r"temperature_end"
+)
+def stage_ramp_to_zero(rng, tmp_path):
+    Stage("npt", int(rng.integers(1, 100)), 10.0, -float(rng.uniform()), pressure=1.0)
 
 
 @bad_input(

@@ -323,3 +323,24 @@ def test_cli_reports_pairs(tmp_path, capsys, rng):
     report = json.loads(out[out.index("{") :])
     assert report["particles"] == 30
     assert report["pairs"] == len(ase_pairs(atoms.positions, cell, 1.5, True).i)
+
+
+def hair_below_faces(rng, n=40, length=6.0):
+    """A random triclinic cell with particles a rounding error below its faces (a
+    fractional coordinate of -1e-17 wraps to exactly 1.0), on its faces and inside."""
+    cell = random_cell(rng, length, 0.3)
+    fractional = rng.uniform(0, 1, (n, 3))
+    for p in range(n // 2):
+        fractional[p, rng.integers(3)] = rng.choice([-1e-17, -1e-16, 0.0, 1.0, 1.0 - 2**-53])
+    return fractional @ cell, cell
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("half", [False, True])
+def test_particles_a_hair_below_a_face(backend, half, rng):
+    positions, cell = hair_below_faces(rng)
+    got = pgnfast.neighbor_list(positions, cell, 2.6, half=half, backend=backend)
+    if not half:
+        assert_same_pairs(got, ase_pairs(positions, cell, 2.6, True), atol=1e-10)
+    reference = pgnfast.neighbor_list(positions, cell, 2.6, half=half, backend="reference")
+    assert_same_pairs(got, reference)

@@ -28,6 +28,14 @@ def main(seed: int) -> None:
         )
         assert_same_pairs(got, want)
         assert torch.all(got.i[1:] >= got.i[:-1])
+    # particles a rounding error below the cell's faces (fractional -1e-17 wraps to 1.0)
+    cell = torch.tensor(random_cell(rng, 5.0, 0.3))
+    fractional = torch.tensor(rng.uniform(0, 1, (24, 3)))
+    fractional[:12, 0] = -1e-17
+    fractional[6:18, 2] = -1e-16
+    positions = fractional @ cell
+    got = pgnfast.neighbor_list(positions, cell, 1.9, backend="triton")
+    assert_same_pairs(got, pgnfast.neighbor_list(positions, cell, 1.9, backend="reference"))
     print("triton cell list matches the reference")
 
 

@@ -93,7 +93,9 @@ def config_negative_steps(rng, tmp_path):
     r"all 0: nothing to run",
 )
 def config_no_steps(rng, tmp_path):
-    ArgonDataConfig(npt_steps=0, nvt_steps=0, ramp_steps=0, seed=int(rng.integers(100)))
+    ArgonDataConfig(
+        npt_steps=0, nvt_steps=0, ramp_steps=0, hold_steps=0, seed=int(rng.integers(100))
+    )
 
 
 @bad_input(
@@ -144,3 +146,13 @@ def dataset_config_not_a_config(rng, tmp_path):
 )
 def msd_wrong_size(rng, tmp_path):
     lattice_msd(rng.uniform(size=(31, 3)), np.eye(3) * 10.5, 2)
+
+
+@bad_input(
+    "pgnfast.systems.argon.ArgonDataConfig",
+    "an unknown ramp ensemble",
+    InputError,
+    r"ramp_ensemble must be one of",
+)
+def config_unknown_ramp_ensemble(rng, tmp_path):
+    ArgonDataConfig(ramp_ensemble=str(rng.choice(["nve", "NPT", "langevin"])))

@@ -56,7 +56,7 @@ def _check_labels(frames, rtol=1e-12):
 
 def test_crystal_stays_on_its_sites_at_10_K(engine, test_seed):
     config = ArgonDataConfig(
-        n_cells=2, npt_steps=300, nvt_steps=300, ramp_steps=0, frame_every=100,
+        n_cells=2, npt_steps=300, nvt_steps=300, ramp_steps=0, hold_steps=0, frame_every=100,
         trajectories=1, engine=engine,
     )  # fmt: skip
     frames = run_trajectory(config, test_seed)
@@ -75,7 +75,8 @@ def test_ramp_past_melting_disorders_the_crystal(engine, test_seed):
     # an expanded lattice (no NPT) melts at a few hundred K even at 32 atoms
     config = ArgonDataConfig(
         n_cells=2, lattice_constant=5.6, npt_steps=0, nvt_steps=200, ramp_steps=2000,
-        melt_temperature=800.0, frame_every=200, trajectories=1, engine=engine,
+        hold_steps=0, ramp_ensemble="nvt", melt_temperature=800.0, frame_every=200,
+        trajectories=1, engine=engine,
         thermostat_damping=100.0,
     )  # fmt: skip
     frames = run_trajectory(config, test_seed)
@@ -90,7 +91,7 @@ def test_ramp_past_melting_disorders_the_crystal(engine, test_seed):
 
 def test_trajectories_are_deterministic_for_a_seed(engine, test_seed):
     config = ArgonDataConfig(
-        n_cells=2, npt_steps=100, nvt_steps=0, ramp_steps=100, frame_every=50,
+        n_cells=2, npt_steps=100, nvt_steps=0, ramp_steps=100, hold_steps=50, frame_every=50,
         trajectories=1, engine=engine,
     )  # fmt: skip
     first = run_trajectory(config, test_seed)
@@ -104,8 +105,8 @@ def test_trajectories_are_deterministic_for_a_seed(engine, test_seed):
 
 def test_dataset_folder_records_units_and_reads_back(tmp_path, test_seed):
     config = ArgonDataConfig(
-        n_cells=2, npt_steps=100, nvt_steps=100, ramp_steps=100, frame_every=100,
-        trajectories=2, seed=test_seed, engine="ase",
+        n_cells=2, npt_steps=100, nvt_steps=100, ramp_steps=100, hold_steps=0,
+        frame_every=100, trajectories=2, seed=test_seed, engine="ase",
     )  # fmt: skip
     out = generate_dataset(config, tmp_path / "argon")
     manifest = json.loads((out / "manifest.json").read_text())
@@ -125,3 +126,42 @@ def test_auto_engine_falls_back_to_ase_without_lammps(monkeypatch):
     monkeypatch.setattr(lammps_helper, "lammps_available", lambda: False)
     assert resolve_engine("auto") == "ase"
     assert resolve_engine("lammps") == "lammps"
+
+
+def test_default_protocol_melts_at_constant_pressure(lammps_module, test_seed):
+    # the default sizes (256 atoms, ramp and hold at 137.3 bar) end in the liquid; at the
+    # 10 K crystal's volume the same ramp leaves the crystal intact (docs/argon.md)
+    frames = run_trajectory(ArgonDataConfig(trajectories=1, engine="lammps"), test_seed)
+    names = [f.info["stage_name"] for f in frames]
+    assert names == ["npt"] * 10 + ["nvt"] * 10 + ["ramp"] * 80 + ["hold"] * 40
+    assert frames[19].info["target_temperature"] == 10.0
+    assert frames[99].info["target_temperature"] == pytest.approx(105.0)
+    assert crystal_order(frames[19].positions, frames[19].cell[:], 4) > 0.9
+    last = frames[-5:]
+    assert max(crystal_order(f.positions, f.cell[:], 4) for f in last) < 0.25
+    assert min(f.get_volume() / len(f) for f in last) > 45.0  # Angstrom^3 (crystal: 37.5)
+    _check_labels(frames[-2:])
+
+
+def test_ase_engine_ramps_npt_stages_as_a_staircase(monkeypatch, test_seed):
+    from pgnfast.md import ase_md
+
+    made = []
+    original = ase_md._integrator
+
+    def spy(atoms, stage, settings, rng, temperature=None):
+        made.append((stage.name, stage.temperature if temperature is None else temperature))
+        return original(atoms, stage, settings, rng, temperature)
+
+    monkeypatch.setattr(ase_md, "_integrator", spy)
+    config = ArgonDataConfig(
+        n_cells=1, npt_steps=20, nvt_steps=0, ramp_steps=40, hold_steps=20, frame_every=10,
+        melt_temperature=50.0, trajectories=1, engine="ase",
+    )  # fmt: skip
+    frames = run_trajectory(config, test_seed)
+    assert [f.info["stage_name"] for f in frames] == ["npt"] * 2 + ["ramp"] * 4 + ["hold"] * 2
+    ramp = [t for name, t in made if name == "ramp"]
+    # one integrator per 10-step chunk, at the ramp's temperature in its middle
+    assert ramp == pytest.approx([10.0 + 40.0 * (5 + 10 * k) / 40 for k in range(4)])
+    assert [name for name, _ in made] == ["npt", "ramp", "ramp", "ramp", "ramp", "hold"]
+    assert frames[5].info["target_temperature"] == pytest.approx(50.0)

@@ -18,63 +18,16 @@ where `config` is a `ConfigView` of READS + SETTINGS (reading any other field ra
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pgnfast import _stages
+from pgnfast._stages import UndeclaredFieldError, field_value, stage_key  # noqa: F401 (re-exported)
 from pgnfast.dft.design import PGNDesign
 
 
-def field_value(config, dotted: str):
-    """The value of a dotted field ("seed", "analysis.rdf_bins") of a PipelineConfig."""
-    value = config
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def stage_key(config, reads, input_keys: dict) -> str:
-    """sha256 (16 hex digits) of the fields `reads` of `config` and of the inputs' keys."""
-    payload = {
-        "reads": {dotted: field_value(config, dotted) for dotted in sorted(reads)},
-        "inputs": dict(sorted(input_keys.items())),
-    }
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-class UndeclaredFieldError(AttributeError):
-    """A stage read a configuration field it does not declare in READS or SETTINGS."""
-
-
-class ConfigView:
-    """Read-only view of a PipelineConfig showing only the dotted fields `allowed`.
-
-    Sections are views themselves; a declared field is returned as a copy, so a stage can
-    neither change the configuration nor read a field its key leaves out.
-    """
-
-    def __init__(self, config, allowed, stage: str, prefix: str = ""):
-        object.__setattr__(self, "_config", config)
-        object.__setattr__(self, "_allowed", frozenset(allowed))
-        object.__setattr__(self, "_stage", stage)
-        object.__setattr__(self, "_prefix", prefix)
-
-    def __getattr__(self, name: str):
-        dotted = self._prefix + name
-        if dotted in self._allowed:
-            return copy.deepcopy(getattr(self._config, name))
-        if any(allowed.startswith(dotted + ".") for allowed in self._allowed):
-            return ConfigView(getattr(self._config, name), self._allowed, self._stage, dotted + ".")
-        raise UndeclaredFieldError(
-            f"stage {self._stage!r} reads config field {dotted!r}, which it does not declare "
-            f"in READS or SETTINGS (declared: {sorted(self._allowed)})"
-        )
-
-    def __setattr__(self, name: str, value) -> None:
-        raise AttributeError(f"stage {self._stage!r} cannot change config field {name!r}")
+class ConfigView(_stages.ConfigView):
+    """`pgnfast._stages.ConfigView` of a PipelineConfig, with the design as a PGNDesign."""
 
     def pgn_design(self) -> PGNDesign:
         """The PGNDesign of the `design` field (which the stage must declare)."""
