@@ -280,7 +280,7 @@ def test_neural_baselines_learn_local_structure(rng, kind):
         config = TrainConfig(epochs=60, learning_rate=3e-3, seed=int(rng.integers(1000)))
     else:
         model = small_symgnn(heads=(4, 2, 2, 1), num_samples=2, eval_samples=4)
-        config = TrainConfig(epochs=60, learning_rate=1e-2, seed=int(rng.integers(1000)))
+        config = TrainConfig(epochs=120, learning_rate=3e-3, seed=int(rng.integers(1000)))
     history = fit_model(model, train, validation, config)
     best = max(row["validation_pearson_r"] for row in history["history"])
     blind = no_structure_r(
