@@ -292,7 +292,7 @@ def _nequip(path) -> dict | None:
     for split in ("train", "validation"):
         values = record[split]
         pooled[split] = values.get("pooled", values)
-    return {"source": str(path), **pooled}
+    return {"source": Path(path).name, **pooled}
 
 
 def _plain(value):

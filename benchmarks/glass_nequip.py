@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -178,7 +179,11 @@ def main(argv=None) -> int:
         "predict_8000_atoms": timing,
         "reference": {"SymGNN_test_r": 0.786, "SchNet_test_r": 0.759},
     }
-    (out / "glass_nequip.json").write_text(json.dumps(record, indent=2))
+    text = json.dumps(record, indent=2)
+    # the data and work folders are the user's: record file names only
+    text = re.sub(r'"(?:/[^"/\s]+)+/([^"/\s]+)', r'"\1', text)
+    text = re.sub(r" (?:/[^ \"/]+)+/([^ \"/]+)", r" \1", text)
+    (out / "glass_nequip.json").write_text(text)
     print(
         f"validation r {validation['pooled']['pearson_r']:.3f}, RMSE "
         f"{validation['pooled']['rmse']:.3f} eV after {metrics.get('epochs')} epochs "

@@ -105,13 +105,14 @@ def run_point(point: dict, config: dict) -> dict:
         "steps": metrics.get("steps"),
         "wall_s_last_session": time.perf_counter() - start,
         "parameters": parameter_count(run_dir),
-        "config": config,
+        # the data and run folders are this machine's: only their names are recorded
+        "config": {**config, "data": Path(config["data"]).name, "run_dir": point["name"]},
     }
     for split in ("train", "validation", "test"):
         row[split] = metrics.get(split, {})
     keep = RESULTS / "runs" / point["name"]
     keep.mkdir(parents=True, exist_ok=True)
-    for name in ("metrics.json", "history.json", "config.yaml", "best_model.pt"):
+    for name in ("metrics.json", "history.json", "best_model.pt"):
         if (run_dir / name).exists():
             shutil.copy(run_dir / name, keep / name)
     return row
