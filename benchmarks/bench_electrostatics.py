@@ -94,10 +94,28 @@ def run_case(case: str, n: int, accuracy: float = PME_ACCURACY):
     return float(energy.detach()), -gradient, None if solved is None else solved.detach()
 
 
+def _count_cg_iterations() -> list:
+    """The iteration count of every conjugate-gradient solve of this process (forward and
+    adjoint), appended to the returned list."""
+    import importlib
+
+    solver = importlib.import_module("pgnfast.nn.qeq")
+    counts, solve = [], solver._conjugate_gradients
+
+    def counting(*args, **kwargs):
+        solution, iterations = solve(*args, **kwargs)
+        counts.append(int(iterations))
+        return solution, iterations
+
+    solver._conjugate_gradients = counting
+    return counts
+
+
 def measure_one(case: str, n: int, out: Path) -> None:
     """Time and peak memory of one case in this (fresh) process; arrays saved for errors."""
     run_case(case, 20)  # imports and first-call set-up are not counted
     system(n)  # nor is the input itself
+    counts = _count_cg_iterations()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     energy, forces, charges = run_case(case, n)
@@ -110,6 +128,7 @@ def measure_one(case: str, n: int, out: Path) -> None:
         charges=np.zeros(0) if charges is None else charges.numpy(),
         seconds=seconds,
         peak_mib=max(peak - before, 0) / 1024.0,
+        cg_iterations=np.asarray(counts, dtype=np.int64),
     )
 
 
@@ -135,6 +154,8 @@ def measure(sizes, max_dense: int, threads: int, scratch: Path) -> dict:
                     peak_mib=float(data["peak_mib"]),
                 )
             )
+            if data["cg_iterations"].size:
+                rows[-1]["cg_iterations"] = data["cg_iterations"].tolist()
             print(rows[-1], flush=True)
         for fast, exact in (("pme", "ewald"), ("qeq_cg_pme", "qeq_dense")):
             if fast in arrays and exact in arrays:
@@ -161,6 +182,19 @@ def crossover(rows, fast: str, exact: str):
         if (fast, n) in times and (exact, n) in times and times[fast, n] < times[exact, n]:
             return n
     return None
+
+
+def growth_exponents(rows, smallest: int = 3000) -> dict:
+    """Per case, the slope of log(seconds) against log(N) over the sizes >= `smallest`
+    (1: linear), where at least two were measured."""
+    slopes = {}
+    for case in CASES:
+        points = [(r["n"], r["seconds"]) for r in rows if r["case"] == case and "seconds" in r]
+        points = [(n, t) for n, t in points if n >= smallest]
+        if len(points) >= 2:
+            sizes, times = np.log([p[0] for p in points]), np.log([p[1] for p in points])
+            slopes[case] = float(np.polyfit(sizes, times, 1)[0])
+    return slopes
 
 
 def plot(report: dict, path: Path) -> None:
@@ -191,6 +225,9 @@ def main(argv=None) -> None:
     parser.add_argument("--max-dense", type=int, default=3000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", default=str(RESULTS / "electrostatics_scaling.json"))
+    parser.add_argument(
+        "--machine-note", default="", help="what else ran on the machine (recorded as is)"
+    )
     parser.add_argument("--one", nargs=3, metavar=("CASE", "N", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -202,6 +239,7 @@ def main(argv=None) -> None:
     output = Path(args.output)
     with tempfile.TemporaryDirectory() as scratch:
         report = measure(args.sizes, args.max_dense, args.threads, Path(scratch))
+    report["growth_exponent_n_ge_3000"] = growth_exponents(report["rows"])
     report["crossover_n"] = {
         "energy_forces": crossover(report["rows"], "pme", "ewald"),
         "qeq": crossover(report["rows"], "qeq_cg_pme", "qeq_dense"),
@@ -214,7 +252,7 @@ def main(argv=None) -> None:
         commit=git_commit(),
         command="python benchmarks/bench_electrostatics.py " + " ".join(argv or sys.argv[1:]),
         threads=args.threads,
-        machine_note="shared, loaded CPU (2 cores, ~8 workers): absolute times are inflated",
+        machine_note=args.machine_note,
         torch=torch.__version__,
     )
     with atomic_path(output) as temporary, open(temporary, "w") as handle:

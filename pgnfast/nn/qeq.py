@@ -242,14 +242,15 @@ def _solve_one(chi, hardness, positions, widths, total, cell, pbc, **options):
 # -- the iterative path: conjugate gradients with implicit differentiation ---------------
 
 
-def _conjugate_gradients(apply, diagonal, rhs, tolerance, max_iterations):
+def _conjugate_gradients(apply, precondition, rhs, tolerance, max_iterations):
     """Solve H X = rhs (n, k) column by column (shared matrix-vector products) by
-    Jacobi-preconditioned CG, H symmetric positive definite; InputError if H is not or the
-    relative residual stays above tolerance."""
+    preconditioned CG (precondition: r -> P^-1 r, P SPD), H symmetric positive definite;
+    returns (X, iterations); InputError if H is not or the relative residual stays above
+    tolerance."""
     x = torch.zeros_like(rhs)
     residual = rhs.clone()
     scale = torch.linalg.norm(rhs, dim=0).clamp_min(torch.finfo(rhs.dtype).tiny)
-    z = residual / diagonal[:, None]
+    z = precondition(residual)
     direction = z.clone()
     rz = (residual * z).sum(dim=0)
     for iteration in range(max_iterations + 1):
@@ -268,7 +269,7 @@ def _conjugate_gradients(apply, diagonal, rhs, tolerance, max_iterations):
         step = torch.where(relative <= tolerance, torch.zeros_like(rz), rz / curvature)
         x = x + step * direction
         residual = residual - step * h_direction
-        z = residual / diagonal[:, None]
+        z = precondition(residual)
         rz_new = (residual * z).sum(dim=0)
         direction = z + (rz_new / torch.where(rz == 0, torch.ones_like(rz), rz)) * direction
         rz = rz_new
@@ -278,13 +279,14 @@ def _conjugate_gradients(apply, diagonal, rhs, tolerance, max_iterations):
     )
 
 
-def _constrained_solve(apply, diagonal, hardness, chi, total, tolerance, max_iterations):
+def _constrained_solve(apply, precondition, hardness, chi, total, tolerance, max_iterations):
     """[[H, 1], [1^T, 0]] [q; mu] = [-chi; total], H = A + diag(hardness), through the two
-    SPD solves H s = -chi, H t = 1: q = s + c t with c = (total - sum s) / sum t, mu = -c."""
+    SPD solves H s = -chi, H t = 1: q = s + c t with c = (total - sum s) / sum t, mu = -c.
+    precondition: r -> P^-1 r for H."""
     rhs = torch.stack([-chi, torch.ones_like(chi)], dim=1)
     solution, _ = _conjugate_gradients(
         lambda x: apply(x) + hardness[:, None] * x,
-        diagonal + hardness,
+        precondition,
         rhs,
         tolerance,
         max_iterations,
@@ -292,6 +294,15 @@ def _constrained_solve(apply, diagonal, hardness, chi, total, tolerance, max_ite
     s, t = solution[:, 0], solution[:, 1]
     c = (total - s.sum()) / t.sum()
     return s + c * t, -c
+
+
+def _preconditioner(operator, hardness, positions, cell, widths):
+    """r -> P^-1 r for H = A + diag(hardness): the operator's own when it has one (PME: a
+    long-wave k-space correction), else Jacobi on the Gaussian self energy plus hardness."""
+    diagonal = operator.diagonal(widths, hardness) + hardness.detach()
+    if hasattr(operator, "preconditioner"):
+        return operator.preconditioner(diagonal, positions, cell, widths)
+    return lambda residual: residual / diagonal[:, None]
 
 
 class _ImplicitQeq(torch.autograd.Function):
@@ -305,8 +316,8 @@ class _ImplicitQeq(torch.autograd.Function):
     def forward(ctx, operator, settings, chi, total, hardness, positions, cell, widths):
         with torch.no_grad():
             apply = operator.bind(positions, cell, widths)
-            diagonal = operator.diagonal(widths, chi)
-            q, mu = _constrained_solve(apply, diagonal, hardness, chi, total, *settings)
+            precondition = _preconditioner(operator, hardness, positions, cell, widths)
+            q, mu = _constrained_solve(apply, precondition, hardness, chi, total, *settings)
         ctx.operator, ctx.settings = operator, settings
         ctx.save_for_backward(chi, total, hardness, positions, cell, widths, q)
         return q, mu

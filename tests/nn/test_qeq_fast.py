@@ -147,3 +147,65 @@ def test_pme_cg_charges_match_the_dense_solve_at_the_pme_accuracy(rng):
     )
     assert float((fast.charges - dense.charges).abs().max()) < 1e-5
     assert abs(float(fast.charges.sum()) - 1.0) < 1e-10
+
+
+def _random_ionic_box(rng, n, density=0.05):
+    """n atoms uniformly in a slightly triclinic box at `density` atoms / Angstrom^3, with
+    Gaussian widths, hardness and the H diagonal of the Qeq preconditioner."""
+    length = (n / density) ** (1.0 / 3.0)
+    cell = tensor(length * (np.eye(3) + 0.05 * rng.uniform(-1.0, 1.0, (3, 3))))
+    positions = tensor(rng.uniform(0.0, 1.0, (n, 3))) @ cell
+    widths = tensor(rng.uniform(0.8, 1.2, n))
+    hardness = tensor(rng.uniform(5.0, 10.0, n))
+    operator = PMECoulombOperator(positions, cell, widths, accuracy=1e-5)
+    diagonal = operator.diagonal(widths, hardness) + hardness
+    return operator, positions, cell, widths, hardness, diagonal
+
+
+def test_long_wave_preconditioner_is_symmetric_positive_definite(rng):
+    operator, positions, cell, widths, _, diagonal = _random_ionic_box(rng, 80)
+    inverse = operator.preconditioner(diagonal, positions, cell, widths)
+    matrix = inverse(torch.eye(80, dtype=torch.float64))
+    assert torch.allclose(matrix, matrix.T, rtol=0, atol=1e-12 * float(matrix.abs().max()))
+    assert float(torch.linalg.eigvalsh(matrix).min()) > 0.0
+
+
+def test_long_wave_preconditioner_bounds_the_longest_charge_wave(rng):
+    """Under Jacobi the longest charge wave of a 1000-atom box has a Rayleigh quotient
+    lambda / d >> 1 (about 11 here, growing as the box length squared); the k-space
+    correction maps it to e + (1 - e) lambda / d, e = exp(-k^2 / k_e^2) the envelope, which
+    stays below 1 + (k_c / k_e)^2 = 5 whatever the box."""
+    operator, positions, cell, widths, hardness, diagonal = _random_ionic_box(rng, 1000)
+    apply = operator.bind(positions, cell, widths)
+    inverse = operator.preconditioner(diagonal, positions, cell, widths)
+    wavevector = 2.0 * np.pi * torch.linalg.inv(cell).T[int(rng.integers(0, 3))]
+    wave = torch.cos(positions @ wavevector + float(rng.uniform(0, 2 * np.pi)))
+    h_wave = apply(wave) + hardness * wave
+    jacobi = float(wave @ (h_wave / diagonal) / (wave @ wave))
+    corrected = float(wave @ inverse(h_wave) / (wave @ wave))
+    density = 1000 / float(torch.linalg.det(cell).abs())
+    k_corrected_sq = 14.399645 * 4 * np.pi * density / float(diagonal.mean())
+    envelope = np.exp(-float(wavevector @ wavevector) / (0.25 * k_corrected_sq))
+    assert jacobi > 5.0
+    assert corrected == pytest.approx(envelope + (1 - envelope) * jacobi, rel=0.2)
+    assert corrected < 5.0
+
+
+def test_mesh_transfer_equals_torch_pme_spreading_and_gathering(rng):
+    """The once-per-geometry weights reproduce torch-pme's own points_to_mesh and
+    mesh_to_points (the reference) on random positions, charges and mesh values."""
+    from torchpme.lib import MeshInterpolator
+
+    from pgnfast.nn.pme import _mesh_transfer, mesh_points
+
+    cell = tensor(triclinic_cell(rng, 9.0))
+    positions = tensor(rng.uniform(0, 1, (40, 3))) @ cell
+    mesh = mesh_points(cell, 0.9)
+    interpolation = MeshInterpolator(cell, mesh, 6, method="Lagrange")
+    interpolation.compute_weights(positions)
+    to_mesh, to_points = _mesh_transfer(interpolation, mesh)
+    charges = tensor(rng.normal(size=(40, 3)))
+    values = tensor(rng.normal(size=(3, *mesh.tolist())))
+    assert to_mesh is not interpolation.points_to_mesh  # the fast path, not the fallback
+    assert torch.allclose(to_mesh(charges), interpolation.points_to_mesh(charges), atol=1e-12)
+    assert torch.allclose(to_points(values), interpolation.mesh_to_points(values), atol=1e-12)

@@ -74,6 +74,34 @@ def test_every_report_file_exists(tiny_run):
     assert f"{summary['compare']['gr_difference_model_vs_dft']:.3g}" in report
     for stage in ("labels", "train", "cost", "mc", "compare", "analysis"):
         assert f"| {stage} | ran |" in report
+    assert "## What this run shows of the PGN study" in report
+    for share in summary["analysis"]["pentagonal_face_fraction"]:
+        assert f"{share:.3g}" in report.split("## What this run shows")[1]
+
+
+@pytest.mark.parametrize(
+    "shares, random_share, expected",
+    [
+        ([0.30, 0.25], 0.20, "rises above the random reference on cooling"),
+        ([0.22, 0.25], 0.20, "lies above the random reference but does not grow"),
+        ([0.18, 0.25], 0.20, "does not rise above the random reference"),
+    ],
+)
+def test_study_findings_say_what_the_pentagonal_share_shows(shares, random_share, expected):
+    from pgnfast.systems.pgn.report import _study_findings
+
+    summary = {
+        "mc": {"n_particles": 64, "sweeps": 10, "temperatures": [0.5, 1.0]},
+        "analysis": {
+            "pentagonal_face_fraction": shares,
+            "pentagonal_face_fraction_lowest_T": shares[0],
+            "pentagonal_face_fraction_random": random_share,
+        },
+        "cost": {"log10_speedup_batched": 3.1, "n_particles": 64},
+    }
+    text = "\n".join(_study_findings(summary))
+    assert expected in text
+    assert "docs/study.md" in text
 
 
 def test_summary_numbers_are_finite_and_sane(tiny_run):
