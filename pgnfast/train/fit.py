@@ -301,6 +301,7 @@ def _finish(config, samples, split, state, wall_time) -> dict:
         "best_validation_loss": state["best_validation"],
         "epochs": state["epoch"],
         "steps": state["step"],
+        "stop_reason": state.get("stop_reason"),
         "wall_time_s_this_run": wall_time,
     }
     parity_data, charge_parity = {}, {}

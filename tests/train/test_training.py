@@ -59,6 +59,8 @@ def test_short_training_reduces_validation_error(dataset, tmp_path):
     ):
         assert (tmp_path / "run" / name).exists(), name
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["stop_reason"] in ("max_epochs", "converged")
+    assert (saved["stop_reason"] == "max_epochs") == (saved["epochs"] == 10)
     assert {"energy_mae_kT", "energy_per_particle_rmse_kT", "forces_rmse_kT_per_nm"} <= set(
         saved["test"]
     )
