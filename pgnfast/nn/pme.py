@@ -241,7 +241,7 @@ class PMECoulombOperator:
             interpolation = MeshInterpolator(cell, mesh, 4, method="Lagrange")
             interpolation.compute_weights(positions)
             to_mesh, to_points = _mesh_transfer(interpolation, mesh)
-            kernel = _LongWaveKernel(strength, mean_diagonal, density, spread, k_envelope)
+            kernel = _long_wave_kernel(strength, mean_diagonal, density, spread, k_envelope)
             reciprocal = KSpaceFilter(
                 cell, mesh, kernel=kernel, fft_norm="backward", ifft_norm="forward"
             )
@@ -320,22 +320,16 @@ def _long_wave_filter(k_sq, strength, mean_diagonal, density, spread, k_envelope
     return torch.where(k_sq > 0, value, torch.zeros_like(k_sq))
 
 
-def _long_wave_kernel_class():
+def _long_wave_kernel(*values):
+    """A torch-pme KSpaceKernel whose kernel is `_long_wave_filter(k_sq, *values)` (made
+    here: torch-pme is an optional dependency)."""
     from torchpme.lib import KSpaceKernel
 
     class LongWaveKernel(KSpaceKernel):
-        def __init__(self, strength, mean_diagonal, density, spread, k_envelope):
-            super().__init__()
-            self.values = (strength, mean_diagonal, density, spread, k_envelope)
-
         def kernel_from_k_sq(self, k_sq):
-            return _long_wave_filter(k_sq, *self.values)
+            return _long_wave_filter(k_sq, *values)
 
-    return LongWaveKernel
-
-
-def _LongWaveKernel(*values):  # noqa: N802 - a class made on first use (torch-pme is optional)
-    return _long_wave_kernel_class()(*values)
+    return LongWaveKernel()
 
 
 def _smooth_size(minimum: int) -> int:
