@@ -1,19 +1,23 @@
-"""The charged-dimers long-range benchmark (issue 15): NequIP-LR against a short-range
-NequIP with the same cutoff, trained on the shorter separations of each molecular pair and
-tested on the longest, where no atom pair between the molecules lies within the cutoff.
+"""The charged-dimers long-range benchmark (issue 15): NequIP-LR, with one charge
+constraint per structure (the published model) and with one per molecule
+(charge_constraint "fragments"), against a short-range NequIP with the same cutoff, trained
+on the shorter separations of each molecular pair and tested on the longest, where no atom
+pair between the molecules lies within the cutoff.
 
     python benchmarks/charged_dimers.py DATA_FOLDER [--work FOLDER] [--out FOLDER]
         [--r-max 4.0] [--budget SECONDS] [--max-epochs N] [--energy-weight W]
-        [--threads 1] [--resume]
+        [--threads 1] [--resume] [--reuse KIND ...]
 
 DATA_FOLDER holds the dimer files train-id*.xyz (one pair type each, ten separations).
 Per pair type the 2 longest separations are the test split, the next 2 the validation split
 (which chooses the best epoch), the other 6 the training split. The converted data set and
-both runs go to --work (default: a folder under the system's temporary folder); --out
+the runs go to --work (default: a folder under the system's temporary folder); --out
 (default benchmarks/results/charged_dimers) receives charged_dimers.json,
-interaction_vs_separation.png and both best model files. Both models train through
+interaction_vs_separation.png and the best model files. The models train through
 pgnfast.train.fit (float64, the same r_max, seed and max_wall_time = --budget, one after the
-other); --resume continues the runs in --work. Units: Angstrom, eV, e.
+other); --resume continues the runs in --work; --reuse KIND takes that model's file and
+training record from an earlier record in --out instead of training it again (the record
+says so). Units: Angstrom, eV, e.
 """
 
 from __future__ import annotations
@@ -51,8 +55,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = Path(__file__).parent / "results" / "charged_dimers"
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "pgnfast-charged-dimers"
 SPLITS = ("train", "validation", "test")
-MODELS = ("nequip_lr", "nequip")
-LABELS = {"nequip_lr": "NequIP-LR", "nequip": "NequIP (short-range)"}
+MODELS = ("nequip_lr_fragments", "nequip_lr", "nequip")
+LABELS = {
+    "nequip_lr_fragments": "NequIP-LR, charge per molecule",
+    "nequip_lr": "NequIP-LR, total charge",
+    "nequip": "NequIP (short-range)",
+}
+COLOURS = {"nequip_lr_fragments": "tab:green", "nequip_lr": "tab:red", "nequip": "tab:blue"}
 # shared training settings: 36 training frames, small batches, a long patience (the
 # validation frames are few); max_wall_time stops both runs
 TRAINING = dict(
@@ -76,12 +85,15 @@ TRAINING = dict(
 
 def training_config(kind: str, data: Path, run_dir: Path, args) -> dict:
     """The fit() config of one model: examples/charges.yaml's NequIP-LR (charge_weight 0:
-    the data has no per-atom charges), or a short-range NequIP with as many interaction
-    blocks (4), the same features and the same r_max (Angstrom)."""
+    the data has no per-atom charges; kind nequip_lr_fragments keeps each molecule's
+    charge), or a short-range NequIP with as many interaction blocks (4), the same features
+    and the same r_max (Angstrom)."""
     charges = read_yaml(ROOT / "examples" / "charges.yaml")
     lr_model = {**charges["model"], "r_max": args.r_max}
     if kind == "nequip_lr":
         model = lr_model
+    elif kind == "nequip_lr_fragments":
+        model = {**lr_model, "charge_constraint": "fragments"}
     else:
         shared = ("l_max", "parity", "num_features", "num_bessel", "polynomial_cutoff_p")
         model = {key: lr_model[key] for key in shared}
@@ -98,7 +110,7 @@ def training_config(kind: str, data: Path, run_dir: Path, args) -> dict:
     )
     if args.max_epochs is not None:
         values["max_epochs"] = args.max_epochs
-    if kind == "nequip_lr":
+    if kind.startswith("nequip_lr"):
         values["charge_weight"] = 0.0
     return values
 
@@ -162,7 +174,7 @@ def plot(rows, r_max: float, path: Path, suffix: str = "") -> None:
         first = label == labels[0]
         reference = [r[f"reference{suffix}"] for r in chosen]
         ax.plot(distance, reference, "k-", lw=1.5, label="reference" if first else None)
-        for kind, colour in zip(MODELS, ("tab:red", "tab:blue")):
+        for kind, colour in COLOURS.items():
             values = [r[f"{kind}{suffix}"] for r in chosen]
             ax.plot(distance, values, "-", color=colour, lw=1, alpha=0.6)
             for split, marker in markers.items():
@@ -211,6 +223,13 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--reuse",
+        nargs="*",
+        default=[],
+        choices=MODELS,
+        help="models whose file and training record are taken from the record in --out",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     work, out = Path(args.work), Path(args.out)
@@ -227,8 +246,24 @@ def main(argv=None) -> int:
         )
     print(f"{len(frames)} frames; closest A-B pair of the test frames {test_closest:.2f} A")
 
-    metrics, wall, predictions, states = {}, {}, {}, {}
+    earlier = {}
+    if args.reuse:
+        previous = json.loads((out / "charged_dimers.json").read_text())
+        earlier = {
+            kind: {"commit": previous["commit"], **entry}
+            for kind, entry in previous["training"].items()
+        }
+        missing = [kind for kind in args.reuse if kind not in earlier]
+        if missing:
+            parser.error(f"--reuse {missing}: the record in {out} has no such model")
+    metrics, wall, predictions, states, training = {}, {}, {}, {}, {}
     for kind in MODELS:
+        if kind in args.reuse:
+            model = load_model(out / f"best_model_{kind}.pt", units="atomistic")
+            predictions[kind] = interaction_energies(model, frames)
+            training[kind] = {**earlier[kind], "reused_from_earlier_record": True}
+            print(f"reused {LABELS[kind]} from {out.name} (commit {earlier[kind]['commit']})")
+            continue
         run_dir = work / f"run_{kind}"
         config = training_config(kind, data, run_dir, args)
         print(f"training {LABELS[kind]} (budget {args.budget:.0f} s) in {run_dir.name}", flush=True)
@@ -246,6 +281,13 @@ def main(argv=None) -> int:
             "eV/A",
             flush=True,
         )
+        training[kind] = {
+            "commit": git_commit(),
+            "config": training_config(kind, Path("data"), Path(f"run_{kind}"), args),
+            "this_call_wall_time_s": wall[kind],
+            "final_state": states[kind],
+            "fit_metrics": {split: metrics[kind].get(split) for split in SPLITS},
+        }
 
     rows = []
     for index, atoms in enumerate(frames):
@@ -264,7 +306,8 @@ def main(argv=None) -> int:
     plot(rows, args.r_max, out / "interaction_change_vs_separation.png", "_change")
 
     record = {
-        "benchmark": "charged dimers: NequIP-LR vs short-range NequIP beyond the cutoff",
+        "benchmark": "charged dimers: NequIP-LR (total or per-molecule charge constraint) vs "
+        "short-range NequIP beyond the cutoff",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "commit": git_commit(),
         "torch": torch.__version__,
@@ -276,15 +319,7 @@ def main(argv=None) -> int:
         "closest_intermolecular_test_min_angstrom": float(test_closest),
         "split_rule": "per pair type by separation: 2 longest test, next 2 validation, 6 train",
         "budget_s_per_model": args.budget,
-        "training": {
-            kind: {
-                "config": training_config(kind, Path("data"), Path(f"run_{kind}"), args),
-                "this_call_wall_time_s": wall[kind],
-                "final_state": states[kind],
-                "fit_metrics": {split: metrics[kind].get(split) for split in SPLITS},
-            }
-            for kind in MODELS
-        },
+        "training": training,
         "interaction_energy_summary": summary,
         "interaction_change_summary": summaries(rows, "_change"),
         "frames": rows,
@@ -296,12 +331,8 @@ def main(argv=None) -> int:
     (out / "charged_dimers.json").write_text(text)
     for split in SPLITS:
         entry = summary[split]
-        print(
-            f"{split:>10}: interaction MAE NequIP-LR {entry['nequip_lr_mae_eV']:.4f} eV, "
-            f"NequIP {entry['nequip_mae_eV']:.4f} eV, zero {entry['zero_prediction_mae_eV']:.4f} "
-            "eV",
-            flush=True,
-        )
+        errors = ", ".join(f"{k} {entry[f'{k}_mae_eV']:.4f}" for k in (*MODELS, "zero_prediction"))
+        print(f"{split:>10}: interaction MAE (eV) {errors}", flush=True)
     print(f"wrote {out}")
     return 0
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def git_commit() -> str:
-    """Short hash of HEAD of the repository holding the benchmarks ("unknown" outside git)."""
+    """Short hash of HEAD of the repository holding the benchmarks, with "-dirty" when
+    tracked files differ from it (the run used uncommitted code); "unknown" outside git."""
     try:
         result = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -15,6 +16,15 @@ def git_commit() -> str:
             text=True,
             cwd=Path(__file__).parent,
         )
+        changes = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+        )
     except OSError:
         return "unknown"
-    return result.stdout.strip() or "unknown"
+    commit = result.stdout.strip()
+    if not commit:
+        return "unknown"
+    return commit + ("-dirty" if changes.returncode == 0 and changes.stdout.strip() else "")

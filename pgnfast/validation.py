@@ -28,6 +28,7 @@ __all__ = [
     "check_probability",
     "check_seed",
     "check_types",
+    "read_fragments",
     "read_type_column",
 ]
 
@@ -178,3 +179,37 @@ def read_type_column(atoms, n_types: int | None = None, type_names=None) -> np.n
         f"these atoms have no {TYPE_COLUMN!r} column and their chemical symbols are not the "
         f"model's type names {list(type_names or [])}: cannot tell the {n_types} types apart"
     )
+
+
+def read_fragments(atoms, total_charge: float) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(fragment of each atom (N,) int64 in 0..F-1, charges (F,) e) from the per-atom column
+    `fragment` and info `fragment_charges`, or (None, None) when the frame has neither;
+    InputError when one comes without the other, an index is out of range, a fragment is
+    empty, or the charges do not add up to the frame's total charge."""
+    has_column, has_charges = "fragment" in atoms.arrays, "fragment_charges" in atoms.info
+    if not has_column and not has_charges:
+        return None, None
+    if has_column != has_charges:
+        raise InputError(
+            "a frame with fragments needs both the per-atom column `fragment` and info "
+            "`fragment_charges` (e, one per fragment)"
+        )
+    fragments = np.asarray(atoms.arrays["fragment"])
+    if fragments.dtype.kind not in "iu" or fragments.shape != (len(atoms),):
+        raise InputError(f"column `fragment` must hold one integer per atom, got {fragments.dtype}")
+    charges = np.atleast_1d(np.asarray(atoms.info["fragment_charges"], dtype=np.float64))
+    if charges.ndim != 1 or not np.all(np.isfinite(charges)):
+        raise InputError(f"info fragment_charges must be finite numbers, got {charges}")
+    if fragments.min(initial=0) < 0 or fragments.max(initial=0) >= len(charges):
+        raise InputError(
+            f"column `fragment` must index fragment_charges (0..{len(charges) - 1}), got "
+            f"{int(fragments.min())}..{int(fragments.max())}"
+        )
+    empty = np.flatnonzero(np.bincount(fragments, minlength=len(charges)) == 0)
+    if empty.size:
+        raise InputError(f"fragment {int(empty[0])} has no atoms")
+    if abs(charges.sum() - total_charge) > 1e-6 * (1 + abs(total_charge)):
+        raise InputError(
+            f"fragment_charges add up to {charges.sum()}, not to total_charge {total_charge}"
+        )
+    return fragments.astype(np.int64), charges

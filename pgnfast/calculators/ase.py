@@ -9,7 +9,7 @@ import torch
 from ase.calculators.calculator import Calculator, all_changes
 
 from ..nn.graph import build_graph
-from ..validation import read_type_column
+from ..validation import read_fragments, read_type_column
 
 
 class PGNCalculator(Calculator):
@@ -23,7 +23,9 @@ class PGNCalculator(Calculator):
     units: checked against the model's recorded units when given ("pgn", "atomistic" or a
     dict). A NequIP-LR model (`pgnfast.nn.nequip_lr`) also gives "charges" (N,) e and
     "electrostatic_energy" (eV); the structure's total charge is `total_charge` when given,
-    else ``atoms.info["total_charge"]``, else 0. Bad input (non-finite positions, a bad cell,
+    else ``atoms.info["total_charge"]``, else 0; a model with charge_constraint "fragments"
+    keeps each fragment's charge (per-atom column ``fragment``, info ``fragment_charges``,
+    e) where the atoms have them. Bad input (non-finite positions, a bad cell,
     types out of range, coincident particles) raises InputError.
     """
 
@@ -95,6 +97,10 @@ class PGNCalculator(Calculator):
             if total is None:
                 total = atoms.info.get("total_charge", 0.0)
             options = {"total_charge": float(total), "pbc": [pbc]}
+            fragments, charges = read_fragments(atoms, float(total))
+            if fragments is not None:
+                options["fragment"] = torch.as_tensor(fragments, device=device)
+                options["fragment_charge"] = torch.as_tensor(charges, dtype=self.model.dtype)
         out = self.model(
             graph, compute_forces=True, compute_stress=want_stress, create_graph=False, **options
         )

@@ -3,6 +3,7 @@ electrostatics, in Angstrom, e and eV.
 
     types, geometry --[charge stack: NequIP layers]--> scalar features --linear--> chi_i
     chi, hardness J_t, Gaussian widths sigma_t --[Qeq per structure, sum q = Q_total]--> q_i
+        (or, with charge_constraint="fragments", per fragment: sum_{i in f} q_i = Q_f)
     q --[smooth charge embedding]--> node descriptors
     types, geometry, descriptors --[energy stack: NequIP layers]--> short-range E_i
     E = sum_i E_i + E_elec(q),   forces (and stress) by autograd through everything
@@ -19,6 +20,10 @@ electrostatics, in Angstrom, e and eV.
   the exact Ewald matrix, `periodic_method`). Periodic structures (all three directions)
   use Ewald with the neutralising background for Q_total != 0; non-periodic ones the direct
   erf sum. Mixed periodicity is refused.
+- charge_constraint: "total" (the published model: one constraint per structure, so charge
+  may flow between far-apart molecules) or "fragments" (one per fragment given with the
+  input, e.g. each molecule of a dimer keeps its own charge; a structure given without
+  fragments is one fragment).
 - The charge embedding: Gaussians exp(-(q - c_k)^2 / (2 w^2)) on K centres evenly spaced in
   [-charge_embedding_max, charge_embedding_max] (w their spacing): smooth in q.
 """
@@ -75,10 +80,11 @@ class NequIPLR(torch.nn.Module):
 
     Construct with NequIP's sizes (r_max, l_max, num_features, ...) shared by both stacks,
     `charge_layers` and `energy_layers` interaction blocks, and the charge settings.
-    forward(graph, total_charge=, pbc=) returns NequIP's outputs ("energies" (N,) eV: short-
-    range plus 1/2 q_i phi_i, "energy" (B,), "forces", "stress", ...) plus "charges" (N,) e,
-    "electrostatic_energy" (B,) eV, "short_range_energy" (B,) eV, "electronegativity" (N,)
-    eV/e and "chemical_potential" (B,) eV/e.
+    forward(graph, total_charge=, fragment=, fragment_charge=, pbc=) returns NequIP's
+    outputs ("energies" (N,) eV: short-range plus 1/2 q_i phi_i, "energy" (B,), "forces",
+    "stress", ...) plus "charges" (N,) e, "electrostatic_energy" (B,) eV,
+    "short_range_energy" (B,) eV, "electronegativity" (N,) eV/e and "chemical_potential"
+    (C,) eV/e (one per charge constraint: per structure, or per fragment).
     """
 
     metadata: dict
@@ -111,6 +117,7 @@ class NequIPLR(torch.nn.Module):
         solver: str = "dense",
         periodic_method: str = "ewald",
         accuracy: float | None = None,
+        charge_constraint: str = "total",
         units=None,
         backend: str = "auto",
     ):
@@ -119,6 +126,10 @@ class NequIPLR(torch.nn.Module):
             check_units(resolve(units), UNITS, "NequIP-LR (Angstrom, eV; Coulomb constant)")
         if solver not in ("dense", "iterative"):
             raise InputError(f"solver must be 'dense' or 'iterative', got {solver!r}")
+        if charge_constraint not in ("total", "fragments"):
+            raise InputError(
+                f"charge_constraint must be 'total' or 'fragments', got {charge_constraint!r}"
+            )
         if periodic_method not in ("ewald", "pme"):
             raise InputError(f"periodic_method must be 'ewald' or 'pme', got {periodic_method!r}")
         if charge_embedding_size < 1 or charge_embedding_max <= 0:
@@ -194,6 +205,7 @@ class NequIPLR(torch.nn.Module):
             solver=solver,
             periodic_method=periodic_method,
             accuracy=None if accuracy is None else float(accuracy),
+            charge_constraint=charge_constraint,
             backend=backend,
         )
         self.metadata = {}
@@ -291,11 +303,19 @@ class NequIPLR(torch.nn.Module):
         return result
 
     def charges_and_electrostatics(
-        self, positions, cell, graph: Graph, total_charge=None, pbc=None
+        self,
+        positions,
+        cell,
+        graph: Graph,
+        total_charge=None,
+        pbc=None,
+        fragment=None,
+        fragment_charge=None,
     ) -> dict:
         """Qeq of every structure of graph at these positions and cells: {"charges" (N,),
-        "electronegativity" (N,), "electrostatic_energy" (B,), "chemical_potential" (B,),
-        "atomic_electrostatic_energy" (N,)}; differentiable in positions and cell."""
+        "electronegativity" (N,), "electrostatic_energy" (B,), "chemical_potential" (C,),
+        "atomic_electrostatic_energy" (N,)}; differentiable in positions and cell. fragment
+        (N,) and fragment_charge (F,) e are used with charge_constraint "fragments" only."""
         types, batch = graph.types, graph.batch
         features = self.charge_stack.node_features(
             positions, cell, types, batch, graph.senders, graph.receivers, graph.shifts
@@ -306,10 +326,12 @@ class NequIPLR(torch.nn.Module):
         options = dict(
             batch=batch,
             num_structures=graph.num_graphs,
-            total_charge=0.0 if total_charge is None else total_charge,
+            total_charge=total_charge,
             cell=cell,
             pbc=self._structure_pbc(graph, pbc),
         )
+        if self.hyperparameters.get("charge_constraint") == "fragments" and fragment is not None:
+            options.update(fragment=fragment, fragment_charge=fragment_charge)
         accuracy = self.hyperparameters["accuracy"]
         if self.hyperparameters["solver"] == "dense":
             if accuracy is not None:
@@ -327,7 +349,7 @@ class NequIPLR(torch.nn.Module):
             )
         q = result.charges
         # at the solution A q = -chi - J q - mu: the atoms' shares 1/2 q_i phi_i of E_elec
-        potential = -chi - hardness * q - result.chemical_potential[batch]
+        potential = -chi - hardness * q - result.chemical_potential[result.constraint]
         return {
             "charges": q,
             "electronegativity": chi,
@@ -341,19 +363,25 @@ class NequIPLR(torch.nn.Module):
         graph: Graph,
         *,
         total_charge=None,
+        fragment=None,
+        fragment_charge=None,
         pbc=None,
         compute_forces: bool = True,
         compute_stress: bool = False,
         create_graph: bool | None = None,
     ) -> dict:
         """Evaluate a Graph (Angstrom). total_charge: None (neutral), a number or (B,) e.
+        fragment (N,) int64 and fragment_charge (F,) e: each fragment's charge (used with
+        charge_constraint "fragments"; their sums must equal total_charge when both given).
         pbc: None (a structure with a nonzero cell is fully periodic, else free), one value
         or one per structure. Returns the outputs listed in the class docstring (eV, e,
         eV/Angstrom, eV/Angstrom^3); create_graph defaults to self.training."""
         if create_graph is None:
             create_graph = self.training
         positions, cell, inputs = differentiable_inputs(graph, compute_forces, compute_stress)
-        charged = self.charges_and_electrostatics(positions, cell, graph, total_charge, pbc)
+        charged = self.charges_and_electrostatics(
+            positions, cell, graph, total_charge, pbc, fragment, fragment_charge
+        )
         descriptors = self.charge_embedding(charged["charges"])
         features = self.energy_stack.node_features(
             positions,

@@ -44,6 +44,10 @@ from .electrostatics import (
 
 DEFAULT_PME_ACCURACY = 1e-6
 DEFAULT_R_CUT = 8.0
+# the long-wave preconditioner: envelope wavevector as a fraction of k_c, and mesh points
+# per envelope wavelength 2 pi / k_e
+LONG_WAVE_ENVELOPE = 0.5
+LONG_WAVE_MESH_POINTS = 6.0
 
 __all__ = [
     "DEFAULT_PME_ACCURACY",
@@ -213,15 +217,20 @@ class PMECoulombOperator:
         exp(-k^2 s^2) / k^2 (rho = n / V, s^2 the mean squared width, d the mean
         diagonal), whose largest value grows as the box length squared, so Jacobi-CG needs
         more iterations as N grows (32, 45, 63 at N = 1e3, 3e3, 1e4 in the benchmark's
-        random systems). P^-1 = D^-1 + W^T F^-1 g(k) F W / V adds, on a coarse mesh (4-node
-        interpolation), the filter g(k) = (1 / lambda(k) - 1 / d) exp(-k^2 / k_e^2) / rho,
+        random systems). P^-1 = D^-1 + S W^T F^-1 g(k) F W S / V (S = diag(d / d_i), d the
+        harmonic mean of the diagonal: the Woodbury form of the inverse of D + long-range
+        part, so that a varying diagonal does not scale the large long-wave potentials
+        atom by atom) adds, on a coarse mesh (4-node interpolation), the filter
+        g(k) = (1 / lambda(k) - 1 / d) exp(-k^2 / k_e^2) / rho,
         which maps a long wave's eigenvalue lambda / d to e + (1 - e) lambda / d < 1 + 4 =
         5 (e the envelope) whatever the box; the envelope (k_e half the wavevector k_c below
         which c(k) > d) keeps the correction off waves too short to hold many atoms, where
         the continuum picture fails; g(0) = 0 (the constrained mode); the correction's own
         diagonal, measured with one random +-1 probe, is taken out of D^-1. Iterations
-        fall to 23, 25, 29 at the same sizes. Built without gradients (it only steers the
-        solve; the solution is the same)."""
+        fall to 23, 25, 29 at the same sizes. What is left of their growth comes from the
+        coarse cells holding about one atom each: the continuum picture of the long
+        waves is only approximate there (a larger envelope makes P indefinite). Built
+        without gradients (it only steers the solve; the solution is the same)."""
         from torchpme.lib import KSpaceFilter, MeshInterpolator
 
         with torch.no_grad():
@@ -230,24 +239,28 @@ class PMECoulombOperator:
             diagonal = diagonal.detach().to(positions.dtype)
             volume = float(torch.abs(torch.linalg.det(cell)))
             density = self.num_atoms / volume
-            mean_diagonal = float(diagonal.mean())
+            # the harmonic mean: what the long waves see of a varying diagonal
+            mean_diagonal = float(1.0 / (1.0 / diagonal).mean())
             spread = 0.0 if widths is None else float((widths.detach() ** 2).mean())
             strength = self.coulomb_constant * 4.0 * math.pi * density
             # the waves that need the correction have k^2 below about strength / d
             k_corrected = math.sqrt(strength / max(mean_diagonal, 1e-12))
-            k_envelope = 0.5 * k_corrected
-            spacing = min(max(math.pi / (3.0 * k_envelope), 0.5), 8.0)
+            k_envelope = LONG_WAVE_ENVELOPE * k_corrected
+            spacing = 2.0 * math.pi / (LONG_WAVE_MESH_POINTS * k_envelope)
+            spacing = min(max(spacing, 0.5), 8.0)
             mesh = mesh_points(cell, spacing).to(positions.device)
             interpolation = MeshInterpolator(cell, mesh, 4, method="Lagrange")
             interpolation.compute_weights(positions)
             to_mesh, to_points = _mesh_transfer(interpolation, mesh)
             kernel = _long_wave_kernel(strength, mean_diagonal, density, spread, k_envelope)
+            scale = mean_diagonal / diagonal
             reciprocal = KSpaceFilter(
                 cell, mesh, kernel=kernel, fft_norm="backward", ifft_norm="forward"
             )
 
         def correction(columns: torch.Tensor) -> torch.Tensor:
-            return to_points(reciprocal(to_mesh(columns))) / volume
+            scaled = scale[:, None] * columns
+            return scale[:, None] * to_points(reciprocal(to_mesh(scaled))) / volume
 
         with torch.no_grad():
             # the correction also acts on each charge alone (its diagonal, about the mean of
@@ -256,7 +269,7 @@ class PMECoulombOperator:
             probe = torch.randint(0, 2, (self.num_atoms, 1), generator=generator)
             probe = (2.0 * probe - 1.0).to(device=positions.device, dtype=positions.dtype)
             self_part = float((probe * correction(probe)).sum()) / self.num_atoms
-            inverse_diagonal = 1.0 / diagonal - self_part
+            inverse_diagonal = 1.0 / diagonal - self_part * scale**2 / (scale**2).mean()
 
         def apply(residual: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
@@ -276,7 +289,10 @@ def _mesh_transfer(interpolation, mesh):
     gathering back, with the product of the three 1-d weights and the flat mesh index
     formed once per geometry instead of at every product (about twice as fast in an
     iterative solve); torch-pme's own methods where its weight layout is not the known
-    one. Differentiable in the charges, the mesh values and the weights (positions)."""
+    one. The atoms are visited in the order of their mesh cell, so that spreading and
+    gathering walk the mesh nearly in memory order (at 1e5 atoms the mesh is far larger
+    than the caches). Differentiable in the charges, the mesh values and the weights
+    (positions)."""
     names = ("interpolation_weights", "x_shifts", "y_shifts", "z_shifts")
     names += ("x_indices", "y_indices", "z_indices")
     if not all(hasattr(interpolation, name) for name in names):
@@ -292,8 +308,14 @@ def _mesh_transfer(interpolation, mesh):
     flat = (flat + interpolation.z_indices).reshape(-1)
     if weights.shape != interpolation.x_indices.shape:
         return interpolation.points_to_mesh, interpolation.mesh_to_points
+    order = torch.argsort(flat[: weights.shape[1]])  # by the first node's mesh point
+    weights = weights[:, order]
+    flat = flat.reshape(weights.shape)[:, order].reshape(-1)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(order.numel(), device=order.device)
 
     def to_mesh(columns: torch.Tensor) -> torch.Tensor:
+        columns = columns[order]
         values = weights[:, :, None] * columns[None, :, :]  # (nodes^3, n, k)
         grids = [
             weights.new_zeros(nx * ny * nz).index_add(0, flat, values[:, :, c].reshape(-1))
@@ -304,7 +326,7 @@ def _mesh_transfer(interpolation, mesh):
     def to_points(mesh_values: torch.Tensor) -> torch.Tensor:
         channels = mesh_values.shape[0]
         gathered = mesh_values.reshape(channels, -1)[:, flat].reshape(channels, *weights.shape)
-        return (gathered * weights).sum(dim=1).T
+        return (gathered * weights).sum(dim=1).T[inverse]
 
     return to_mesh, to_points
 

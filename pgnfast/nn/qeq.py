@@ -3,10 +3,12 @@
     E(q) = sum_i (chi_i q_i + J_i q_i^2 / 2) + 1/2 q^T A q   subject to   sum_i q_i = Q_total,
 
 with A the Coulomb matrix of `pgnfast.nn.electrostatics` (Gaussian or point charges; Ewald
-for periodic structures). Solved densely (the exact reference path, cubic in the atoms of a
-structure) from the augmented linear system
+for periodic structures). With fragments (e.g. the molecules of a dimer) there is one
+constraint per fragment instead, sum_{i in f} q_i = Q_f, so no charge moves between
+fragments. Solved densely (the exact reference path, cubic in the atoms of a structure)
+from the augmented linear system (C (n, F) the indicator of each atom's constraint)
 
-    [[A + diag(J), 1], [1^T, 0]] [q; mu] = [-chi; Q_total]
+    [[A + diag(J), C], [C^T, 0]] [q; mu] = [-chi; Q]
 
 with torch.linalg.solve, so forces taken by autograd include the charges' response to the
 positions (and cell, widths, chi, J). Units: chi in eV/e, J in eV/e^2, charges in e,
@@ -35,14 +37,17 @@ __all__ = ["DenseCoulombOperator", "QeqResult", "qeq", "qeq_iterative"]
 
 @dataclass
 class QeqResult:
-    """charges (N,) e; per structure (B,): energy (the minimised E(q), eV),
-    electrostatic_energy (1/2 q^T A q, eV) and chemical_potential (the multiplier mu of
-    the charge constraint, eV/e: dE/dq_i = -mu at the minimum)."""
+    """charges (N,) e; per structure (B,): energy (the minimised E(q), eV) and
+    electrostatic_energy (1/2 q^T A q, eV); chemical_potential (C,) eV/e, the multiplier mu
+    of each charge constraint (dE/dq_i = -mu at the minimum): one per structure (C = B), or
+    one per fragment (C = F) when fragments are given; constraint (N,) int64, each atom's
+    constraint (its structure, or its fragment)."""
 
     charges: torch.Tensor
     energy: torch.Tensor
     electrostatic_energy: torch.Tensor
     chemical_potential: torch.Tensor
+    constraint: torch.Tensor
 
 
 def _per_atom(values, name: str, n: int, like: torch.Tensor) -> torch.Tensor:
@@ -54,7 +59,9 @@ def _per_atom(values, name: str, n: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def _total_charges(total_charge, count: int, like: torch.Tensor) -> torch.Tensor:
-    """(B,) total charges from a number or a (B,) sequence/tensor, all finite."""
+    """(B,) total charges from a number or a (B,) sequence/tensor, all finite (None: 0)."""
+    if total_charge is None:
+        total_charge = 0.0
     if isinstance(total_charge, torch.Tensor):
         totals = total_charge.to(dtype=like.dtype, device=like.device)
     else:
@@ -95,10 +102,67 @@ def _per_structure(value, count: int, name: str, per_item_dim: int):
     )
 
 
+def _constraints(fragment, fragment_charge, batch, count, total_charge, totals, like):
+    """(constraint (N,) int64, constraint charges (C,)): per structure without fragments;
+    per fragment with them, after checking that every fragment is non-empty and inside one
+    structure and that the fragment charges add up to a total_charge given beside them."""
+    if fragment is None and fragment_charge is None:
+        return batch, totals
+    if fragment is None or fragment_charge is None:
+        raise InputError("fragment and fragment_charge must be given together")
+    if not isinstance(fragment, torch.Tensor) or tuple(fragment.shape) != tuple(batch.shape):
+        raise InputError(f"fragment must be an ({batch.numel()},) int64 torch tensor")
+    charges = torch.as_tensor(fragment_charge, dtype=like.dtype, device=like.device)
+    if charges.dim() != 1 or charges.numel() < 1:
+        raise InputError("fragment_charge must be a 1-D sequence of charges, one per fragment")
+    check_finite(charges, "fragment_charge")
+    fragment = fragment.to(device=like.device)
+    check_indices(fragment, charges.numel(), "fragment", batch.numel())
+    sizes = torch.bincount(fragment, minlength=charges.numel())
+    if bool((sizes == 0).any()):
+        f = int(torch.nonzero(sizes == 0)[0])
+        raise InputError(
+            f"fragment {f} has no atoms: its charge constraint ({float(charges[f])}) cannot be met"
+        )
+    first = torch.full_like(sizes, batch.numel()).scatter_reduce(0, fragment, batch, reduce="amin")
+    last = torch.zeros_like(sizes).scatter_reduce(0, fragment, batch, reduce="amax")
+    if bool((first != last).any()):
+        f = int(torch.nonzero(first != last)[0])
+        raise InputError(f"fragment {f} has atoms in structures {int(first[f])} and {int(last[f])}")
+    if total_charge is not None:
+        summed = torch.zeros(count, dtype=like.dtype, device=like.device)
+        summed = summed.index_add(0, first, charges.detach())
+        off = (summed - totals.detach()).abs() > 1e-6 * (1 + totals.detach().abs())
+        if bool(off.any()):
+            b = int(torch.nonzero(off)[0])
+            raise InputError(
+                f"the fragment charges of structure {b} add up to {float(summed[b])}, not "
+                f"to its total_charge {float(totals[b])}"
+            )
+    return fragment, charges
+
+
+def _structure_constraints(constraint, atoms):
+    """(global constraint ids (F_b,), indicator (n_b, F_b)) of one structure's atoms."""
+    ids, local = torch.unique(constraint[atoms], return_inverse=True)
+    return ids, torch.nn.functional.one_hot(local, ids.numel())
+
+
 def _prepare_inputs(
-    electronegativity, hardness, positions, widths, batch, num_structures, total_charge, cell, pbc
+    electronegativity,
+    hardness,
+    positions,
+    widths,
+    batch,
+    num_structures,
+    total_charge,
+    cell,
+    pbc,
+    fragment=None,
+    fragment_charge=None,
 ):
-    """Checked (chi, hardness, widths, batch, count, totals (B,), cells [B], pbcs [B])."""
+    """Checked (chi, hardness, widths, batch, count, constraint (N,), constraint charges
+    (C,), cells [B], pbcs [B])."""
     if not isinstance(positions, torch.Tensor) or positions.dim() != 2 or positions.shape[1] != 3:
         raise InputError("positions must be an (N, 3) torch tensor")
     n = positions.shape[0]
@@ -122,10 +186,19 @@ def _prepare_inputs(
     if count < 1:
         raise InputError("qeq needs at least one structure (got none)")
     totals = _total_charges(total_charge, count, positions)
+    sizes = torch.bincount(batch, minlength=count)
+    for b in range(count):
+        if int(sizes[b]) == 0:
+            raise InputError(
+                f"structure {b} has no atoms: its charge constraint (total_charge "
+                f"{float(totals[b])}) cannot be met"
+            )
+    constraint, charges = _constraints(
+        fragment, fragment_charge, batch, count, total_charge, totals, positions
+    )
     cells = _per_structure(cell, count, "cell", 2)
     pbcs = _per_structure(pbc, count, "pbc", 1)
-
-    return chi, hardness, widths, batch, count, totals, cells, pbcs
+    return chi, hardness, widths, batch, count, constraint, charges, cells, pbcs
 
 
 def qeq(
@@ -136,7 +209,9 @@ def qeq(
     *,
     batch: torch.Tensor | None = None,
     num_structures: int | None = None,
-    total_charge=0.0,
+    total_charge=None,
+    fragment: torch.Tensor | None = None,
+    fragment_charge=None,
     cell=None,
     pbc=False,
     include_self: bool = True,
@@ -148,13 +223,16 @@ def qeq(
     electronegativity chi (N,) eV/e, hardness J (N,) eV/e^2 (>= 0), positions (N, 3)
     Angstrom, widths (N,) Angstrom (None: point charges, which need J > 0 without a cell).
     batch (N,) int64 structure of each atom (None: one structure); num_structures B
-    (default batch.max() + 1). total_charge: a number or (B,) e. cell: None, (3, 3) shared
-    or (B, 3, 3); pbc: a bool, three bools, or one of those per structure. Periodic
-    structures use the Ewald Coulomb matrix at `accuracy`.
-    Raises InputError for mismatched lengths, a non-finite total charge, a structure with
-    no atoms, negative hardness, or a periodic structure without a cell.
+    (default batch.max() + 1). total_charge: a number or (B,) e (None: 0). fragment (N,)
+    int64 and fragment_charge (F,) e: one charge constraint per fragment (each inside one
+    structure) instead of one per structure; a total_charge given beside them must equal
+    their sum. cell: None, (3, 3) shared or (B, 3, 3); pbc: a bool, three bools, or one of
+    those per structure. Periodic structures use the Ewald Coulomb matrix at `accuracy`.
+    Raises InputError for mismatched lengths, a non-finite total charge, a structure or
+    fragment with no atoms, a fragment across structures, fragment charges that miss the
+    total, negative hardness, or a periodic structure without a cell.
     """
-    chi, hardness, widths, batch, count, totals, cells, pbcs = _prepare_inputs(
+    chi, hardness, widths, batch, count, constraint, targets, cells, pbcs = _prepare_inputs(
         electronegativity,
         hardness,
         positions,
@@ -164,23 +242,22 @@ def qeq(
         total_charge,
         cell,
         pbc,
+        fragment,
+        fragment_charge,
     )
     n = positions.shape[0]
-    order, pieces = [], []
+    order, pieces, constraint_ids = [], [], []
     energies, electrostatic, potentials = [], [], []
     for b in range(count):
         atoms = torch.nonzero(batch == b).reshape(-1)
-        if atoms.numel() == 0:
-            raise InputError(
-                f"structure {b} has no atoms: its charge constraint (total_charge "
-                f"{float(totals[b])}) cannot be met"
-            )
+        ids, indicator = _structure_constraints(constraint, atoms)
         q, mu, matrix = _solve_one(
             chi[atoms],
             hardness[atoms],
             positions[atoms],
             None if widths is None else widths[atoms],
-            totals[b],
+            targets[ids],
+            indicator.to(positions.dtype),
             cells[b],
             pbcs[b],
             include_self=include_self,
@@ -191,19 +268,40 @@ def qeq(
         energies.append(chi[atoms] @ q + 0.5 * (hardness[atoms] * q**2).sum() + coulomb)
         electrostatic.append(coulomb)
         potentials.append(mu)
+        constraint_ids.append(ids)
         order.append(atoms)
         pieces.append(q)
-    charges = positions.new_zeros(n).index_copy(0, torch.cat(order), torch.cat(pieces))
+    return _result(
+        n,
+        targets.numel(),
+        constraint,
+        order,
+        pieces,
+        constraint_ids,
+        energies,
+        electrostatic,
+        potentials,
+    )
+
+
+def _result(n, num_constraints, constraint, order, pieces, ids, energies, electrostatic, mus):
+    """The QeqResult assembled from per-structure pieces (atoms, charges, constraint ids,
+    energies, multipliers)."""
+    like = pieces[0]
+    charges = like.new_zeros(n).index_copy(0, torch.cat(order), torch.cat(pieces))
+    potential = like.new_zeros(num_constraints).index_copy(0, torch.cat(ids), torch.cat(mus))
     return QeqResult(
         charges=charges,
         energy=torch.stack(energies),
         electrostatic_energy=torch.stack(electrostatic),
-        chemical_potential=torch.stack(potentials),
+        chemical_potential=potential,
+        constraint=constraint,
     )
 
 
-def _solve_one(chi, hardness, positions, widths, total, cell, pbc, **options):
-    """(charges (n,), mu, Coulomb matrix (n, n)) of one structure."""
+def _solve_one(chi, hardness, positions, widths, targets, indicator, cell, pbc, **options):
+    """(charges (n,), mu (F,), Coulomb matrix (n, n)) of one structure with constraints
+    indicator.T q = targets (indicator (n, F))."""
     periodic = any(check_pbc(pbc))
     matrix = coulomb_matrix(
         positions,
@@ -220,23 +318,22 @@ def _solve_one(chi, hardness, positions, widths, total, cell, pbc, **options):
             f"point charges without a cell need hardness > 0: hardness[{i}] = "
             f"{float(hardness[i])} (their Coulomb matrix has a zero diagonal)"
         )
-    m = positions.shape[0]
-    ones = positions.new_ones(m, 1)
+    m, f = indicator.shape
     system = torch.cat(
         [
-            torch.cat([matrix + torch.diag(hardness), ones], dim=1),
-            torch.cat([ones.T, positions.new_zeros(1, 1)], dim=1),
+            torch.cat([matrix + torch.diag(hardness), indicator], dim=1),
+            torch.cat([indicator.T, positions.new_zeros(f, f)], dim=1),
         ],
         dim=0,
     )
-    rhs = torch.cat([-chi, total.reshape(1)])
+    rhs = torch.cat([-chi, targets])
     try:
         solution = torch.linalg.solve(system, rhs)
     except torch.linalg.LinAlgError as error:
         raise InputError(
             "the Qeq system of a structure is singular: check its hardness and widths"
         ) from error
-    return solution[:m], solution[m], matrix
+    return solution[:m], solution[m:], matrix
 
 
 # -- the iterative path: conjugate gradients with implicit differentiation ---------------
@@ -279,11 +376,13 @@ def _conjugate_gradients(apply, precondition, rhs, tolerance, max_iterations):
     )
 
 
-def _constrained_solve(apply, precondition, hardness, chi, total, tolerance, max_iterations):
-    """[[H, 1], [1^T, 0]] [q; mu] = [-chi; total], H = A + diag(hardness), through the two
-    SPD solves H s = -chi, H t = 1: q = s + c t with c = (total - sum s) / sum t, mu = -c.
-    precondition: r -> P^-1 r for H."""
-    rhs = torch.stack([-chi, torch.ones_like(chi)], dim=1)
+def _constrained_solve(
+    apply, precondition, hardness, chi, targets, indicator, tolerance, max_iterations
+):
+    """[[H, C], [C^T, 0]] [q; mu] = [-chi; targets], H = A + diag(hardness), C = indicator
+    (n, F), through the SPD solves H s = -chi, H T = C (shared iterations): q = s + T c
+    with (C^T T) c = targets - C^T s, mu = -c. precondition: r -> P^-1 r for H."""
+    rhs = torch.cat([-chi[:, None], indicator], dim=1)
     solution, _ = _conjugate_gradients(
         lambda x: apply(x) + hardness[:, None] * x,
         precondition,
@@ -291,9 +390,9 @@ def _constrained_solve(apply, precondition, hardness, chi, total, tolerance, max
         tolerance,
         max_iterations,
     )
-    s, t = solution[:, 0], solution[:, 1]
-    c = (total - s.sum()) / t.sum()
-    return s + c * t, -c
+    s, t = solution[:, 0], solution[:, 1:]
+    c = torch.linalg.solve(indicator.T @ t, targets - indicator.T @ s)
+    return s + t @ c, -c
 
 
 def _preconditioner(operator, hardness, positions, cell, widths):
@@ -306,32 +405,45 @@ def _preconditioner(operator, hardness, positions, cell, widths):
 
 
 class _ImplicitQeq(torch.autograd.Function):
-    """(q, mu) of one structure by CG; backward by implicit differentiation: one adjoint
-    solve K [lambda; nu] = [dL/dq; dL/dmu] (K symmetric), then dL/dchi = -lambda, dL/dtotal
-    = nu, dL/dJ = -lambda q, dL/dtheta = -d/dtheta (lambda^T A(theta) q) for theta =
+    """(q, mu) of one structure by CG (indicator (n, F): the atoms of each charge
+    constraint, targets (F,) their charges); backward by implicit differentiation: one
+    adjoint solve K [lambda; nu] = [dL/dq; dL/dmu] (K symmetric), then dL/dchi = -lambda,
+    dL/dtargets = nu, dL/dJ = -lambda q, dL/dtheta = -d/dtheta (lambda^T A(theta) q) for theta =
     positions, cell, widths. The backward is built from this Function and differentiable
     ops, so it is itself differentiable (forces can be trained on)."""
 
     @staticmethod
-    def forward(ctx, operator, settings, chi, total, hardness, positions, cell, widths):
+    def forward(
+        ctx, operator, settings, indicator, chi, targets, hardness, positions, cell, widths
+    ):
         with torch.no_grad():
             apply = operator.bind(positions, cell, widths)
             precondition = _preconditioner(operator, hardness, positions, cell, widths)
-            q, mu = _constrained_solve(apply, precondition, hardness, chi, total, *settings)
-        ctx.operator, ctx.settings = operator, settings
-        ctx.save_for_backward(chi, total, hardness, positions, cell, widths, q)
+            q, mu = _constrained_solve(
+                apply, precondition, hardness, chi, targets, indicator, *settings
+            )
+        ctx.operator, ctx.settings, ctx.indicator = operator, settings, indicator
+        ctx.save_for_backward(chi, targets, hardness, positions, cell, widths, q)
         return q, mu
 
     @staticmethod
     def backward(ctx, grad_q, grad_mu):
-        chi, total, hardness, positions, cell, widths, q = ctx.saved_tensors
+        chi, targets, hardness, positions, cell, widths, q = ctx.saved_tensors
         lam, nu = _ImplicitQeq.apply(
-            ctx.operator, ctx.settings, -grad_q, grad_mu, hardness, positions, cell, widths
+            ctx.operator,
+            ctx.settings,
+            ctx.indicator,
+            -grad_q,
+            grad_mu,
+            hardness,
+            positions,
+            cell,
+            widths,
         )
         needs = ctx.needs_input_grad
-        grads = [None, None, -lam if needs[2] else None, nu if needs[3] else None]
-        grads.append(-lam * q if needs[4] else None)
-        thetas = [(k, t) for k, t in zip((5, 6, 7), (positions, cell, widths)) if needs[k]]
+        grads = [None, None, None, -lam if needs[3] else None, nu if needs[4] else None]
+        grads.append(-lam * q if needs[5] else None)
+        thetas = [(k, t) for k, t in zip((6, 7, 8), (positions, cell, widths)) if needs[k]]
         theta_grads = [None, None, None]
         if thetas:
             create_graph = torch.is_grad_enabled()
@@ -345,7 +457,7 @@ class _ImplicitQeq(torch.autograd.Function):
                 else:
                     aliases = {k: t.detach().requires_grad_(True) for k, t in thetas}
                     left, right = lam.detach(), q.detach()
-                bound = [aliases.get(k, t) for k, t in zip((5, 6, 7), (positions, cell, widths))]
+                bound = [aliases.get(k, t) for k, t in zip((6, 7, 8), (positions, cell, widths))]
                 bilinear = left @ ctx.operator.bind(*bound)(right)
                 found = torch.autograd.grad(
                     bilinear,
@@ -355,7 +467,7 @@ class _ImplicitQeq(torch.autograd.Function):
                     materialize_grads=True,
                 )
             for (k, _), gradient in zip(thetas, found):
-                theta_grads[k - 5] = -gradient
+                theta_grads[k - 6] = -gradient
         return (*grads, *theta_grads)
 
 
@@ -367,7 +479,9 @@ def qeq_iterative(
     *,
     batch: torch.Tensor | None = None,
     num_structures: int | None = None,
-    total_charge=0.0,
+    total_charge=None,
+    fragment: torch.Tensor | None = None,
+    fragment_charge=None,
     cell=None,
     pbc=False,
     method: str = "pme",
@@ -390,7 +504,7 @@ def qeq_iterative(
     """
     if method not in ("pme", "ewald"):
         raise InputError(f"method must be 'pme' or 'ewald', got {method!r}")
-    chi, hardness, widths, batch, count, totals, cells, pbcs = _prepare_inputs(
+    chi, hardness, widths, batch, count, constraint, targets, cells, pbcs = _prepare_inputs(
         electronegativity,
         hardness,
         positions,
@@ -400,6 +514,8 @@ def qeq_iterative(
         total_charge,
         cell,
         pbc,
+        fragment,
+        fragment_charge,
     )
     if tolerance is None:
         tolerance = 1e-10 if positions.dtype == torch.float64 else 1e-5
@@ -407,14 +523,11 @@ def qeq_iterative(
             tolerance = max(tolerance, 0.1 * (1e-6 if accuracy is None else accuracy))
     settings = (float(tolerance), int(max_iterations))
     n = positions.shape[0]
-    order, pieces, energies, electrostatic, potentials = [], [], [], [], []
+    order, pieces, constraint_ids = [], [], []
+    energies, electrostatic, potentials = [], [], []
     for b in range(count):
         atoms = torch.nonzero(batch == b).reshape(-1)
-        if atoms.numel() == 0:
-            raise InputError(
-                f"structure {b} has no atoms: its charge constraint (total_charge "
-                f"{float(totals[b])}) cannot be met"
-            )
+        ids, indicator = _structure_constraints(constraint, atoms)
         x, w = positions[atoms], None if widths is None else widths[atoms]
         periodic = any(check_pbc(pbcs[b]))
         box = None
@@ -443,18 +556,31 @@ def qeq_iterative(
                 coulomb_constant=coulomb_constant,
             )
         q, mu = _ImplicitQeq.apply(
-            operator, settings, chi[atoms], totals[b], hardness[atoms], x, box, w
+            operator,
+            settings,
+            indicator.to(x.dtype),
+            chi[atoms],
+            targets[ids],
+            hardness[atoms],
+            x,
+            box,
+            w,
         )
         coulomb = 0.5 * q @ operator.bind(x, box, w)(q)
         energies.append(chi[atoms] @ q + 0.5 * (hardness[atoms] * q**2).sum() + coulomb)
         electrostatic.append(coulomb)
         potentials.append(mu)
+        constraint_ids.append(ids)
         order.append(atoms)
         pieces.append(q)
-    charges = positions.new_zeros(n).index_copy(0, torch.cat(order), torch.cat(pieces))
-    return QeqResult(
-        charges=charges,
-        energy=torch.stack(energies),
-        electrostatic_energy=torch.stack(electrostatic),
-        chemical_potential=torch.stack(potentials),
+    return _result(
+        n,
+        targets.numel(),
+        constraint,
+        order,
+        pieces,
+        constraint_ids,
+        energies,
+        electrostatic,
+        potentials,
     )

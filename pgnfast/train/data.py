@@ -21,6 +21,7 @@ from ..validation import (
     TYPE_COLUMN,
     check_finite,
     check_positions,
+    read_fragments,
     read_type_column,
 )
 
@@ -30,7 +31,8 @@ class Sample:
     """One labeled configuration: positions (N, 3) nm, cell (3, 3) nm, pbc, types (N,),
     energy kT (NaN when the frame has none and none is needed), forces (N, 3) kT/nm or None,
     descriptors (N, D) or None, per_atom {target: (N,) labels} or None; for charged models
-    (NequIP-LR) total_charge e (None when not read) and reference charges (N,) e or None."""
+    (NequIP-LR) total_charge e (None when not read), reference charges (N,) e or None, and
+    fragments (N,) int (each atom's fragment, 0..F-1) with fragment_charges (F,) e or None."""
 
     positions: np.ndarray
     cell: np.ndarray
@@ -43,6 +45,8 @@ class Sample:
     per_atom: dict | None = None
     total_charge: float | None = None
     charges: np.ndarray | None = None
+    fragments: np.ndarray | None = None
+    fragment_charges: np.ndarray | None = None
 
     @property
     def num_particles(self) -> int:
@@ -191,8 +195,10 @@ def samples_from_frames(
     else the chemical symbols). sources: per frame, where it came from (named in errors).
     per_atom_targets: per-atom label columns (atoms.arrays) read into Sample.per_atom.
     require_energy=False: a frame without energy gets NaN (per-atom training only).
-    charges_key: read each frame's total charge (info["total_charge"], 0 when absent) and
-    its reference charges (the per-atom column charges_key, where present) for NequIP-LR.
+    charges_key: read each frame's total charge (info["total_charge"], 0 when absent), its
+    reference charges (the per-atom column charges_key, where present) and its fragments
+    (per-atom integer column `fragment` with info `fragment_charges`, where present) for
+    NequIP-LR.
     A frame without energy (when required), with forces of the wrong shape, types out of
     range, a missing descriptor or a missing or non-finite per-atom label raises
     InputError (FileFormatError when sources are given)."""
@@ -211,6 +217,9 @@ def samples_from_frames(
                 sample.per_atom = _per_atom_labels(atoms, per_atom_targets)
             if charges_key is not None:
                 sample.total_charge, sample.charges = _charge_labels(atoms, charges_key)
+                sample.fragments, sample.fragment_charges = read_fragments(
+                    atoms, sample.total_charge
+                )
             samples.append(sample)
         except (InputError, KeyError, TypeError, ValueError) as error:
             kind = FileFormatError if sources is not None else InputError
@@ -310,6 +319,9 @@ def fingerprint(samples, type_names) -> str:
             digest.update(b"total_charge" + np.array([sample.total_charge]).tobytes())
         if sample.charges is not None:
             digest.update(b"charges" + np.ascontiguousarray(sample.charges).tobytes())
+        if sample.fragments is not None:
+            digest.update(b"fragments" + np.ascontiguousarray(sample.fragments).tobytes())
+            digest.update(np.ascontiguousarray(sample.fragment_charges).tobytes())
     return "sha256:" + digest.hexdigest()
 
 
@@ -368,7 +380,9 @@ def attach_neighbors(samples, r_max: float, backend: str = "auto") -> None:
 def collate(samples, r_max: float, dtype, device="cpu") -> tuple[Graph, dict]:
     """One Graph for a batch plus its labels: energy (B,), forces (N, 3) or None, counts (B,),
     all on `device`; with total charges read (NequIP-LR) also total_charge (B,) e, pbc (a
-    3-tuple per structure), charges (N,) e (0 where a frame has none) and charge_mask (N,)."""
+    3-tuple per structure), charges (N,) e (0 where a frame has none) and charge_mask (N,);
+    when a frame has fragments also fragment (N,) int64, numbered across the batch (a frame
+    without them is one fragment), and fragment_charge (F,) e."""
     graph = build_graph(
         [(s.positions, s.cell, s.types, s.pbc, s.descriptors) for s in samples],
         r_max,
@@ -398,7 +412,26 @@ def collate(samples, r_max: float, dtype, device="cpu") -> tuple[Graph, dict]:
         )
         labels["charges"] = torch.as_tensor(charges, dtype=dtype, device=device)
         labels["charge_mask"] = torch.as_tensor(mask, device=device)
+        if any(s.fragments is not None for s in samples):
+            labels.update(_collate_fragments(samples, dtype, device))
     return graph, labels
+
+
+def _collate_fragments(samples, dtype, device) -> dict:
+    """fragment (N,) int64 numbered across the batch and fragment_charge (F,) e."""
+    fragments, charges, offset = [], [], 0
+    for s in samples:
+        if s.fragments is None:
+            local, local_charges = np.zeros(s.num_particles, np.int64), [s.total_charge or 0.0]
+        else:
+            local, local_charges = s.fragments, s.fragment_charges
+        fragments.append(local + offset)
+        charges.append(np.asarray(local_charges, np.float64))
+        offset += len(local_charges)
+    return {
+        "fragment": torch.as_tensor(np.concatenate(fragments), device=device),
+        "fragment_charge": torch.as_tensor(np.concatenate(charges), dtype=dtype, device=device),
+    }
 
 
 def per_type_statistics(samples, num_types: int) -> dict:

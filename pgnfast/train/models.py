@@ -46,6 +46,7 @@ NEQUIP_LR_KEYS = (
     "charge_embedding_size",
     "charge_embedding_max",
     "accuracy",
+    "charge_constraint",
 )
 
 
@@ -137,10 +138,14 @@ def is_charged(model) -> bool:
 
 def model_inputs(model, labels: dict) -> dict:
     """The keyword arguments a model needs beyond the graph: for NequIP-LR the structures'
-    total charges (B,) e and periodicity; none for NequIP."""
+    total charges (B,) e and periodicity, and the fragments (N,) with their charges (F,) e
+    when the batch has them; none for NequIP."""
     if not is_charged(model):
         return {}
-    return {"total_charge": labels["total_charge"], "pbc": labels["pbc"]}
+    inputs = {"total_charge": labels["total_charge"], "pbc": labels["pbc"]}
+    if "fragment" in labels:
+        inputs.update(fragment=labels["fragment"], fragment_charge=labels["fragment_charge"])
+    return inputs
 
 
 def charge_term(prediction: dict, labels: dict) -> torch.Tensor:

@@ -103,7 +103,9 @@ def assign_splits(frames, num_test: int = 2, num_validation: int = 2) -> None:
 def read_dimers(folder, num_test: int = 2, num_validation: int = 2) -> list:
     """ase.Atoms frames of every *.xyz file in `folder` (file name order), each with its
     energy (eV) and forces (eV/Angstrom) in a SinglePointCalculator, info `total_charge`
-    (chargeA + chargeB, e) and `split` (see assign_splits). FileFormatError for a folder
+    (chargeA + chargeB, e), the molecules as fragments (per-atom column `fragment`: 0 for
+    A, 1 for B; info `fragment_charges` [chargeA, chargeB], e; read by NequIP-LR with
+    charge_constraint "fragments") and `split` (see assign_splits). FileFormatError for a folder
     without *.xyz files or an unreadable file; InputError naming the file, frame and key
     for a frame without one of REQUIRED_INFO, energy or forces."""
     from ...data.io import read_extxyz
@@ -126,6 +128,7 @@ def read_dimers(folder, num_test: int = 2, num_validation: int = 2) -> list:
             frame.info["indexB"] = int(atoms.info["indexB"])
             frame.info["label"] = str(atoms.info["label"])
             frame.info["total_charge"] = frame.info["chargeA"] + frame.info["chargeB"]
+            _mark_fragments(frame)
             frame.calc = SinglePointCalculator(frame, energy=energy, forces=forces)
             frames.append(frame)
     assign_splits(frames, num_test, num_validation)
@@ -157,13 +160,27 @@ def write_dimer_dataset(folder, out_folder, num_test: int = 2, num_validation: i
     return out_folder
 
 
-def _molecules(atoms) -> tuple:
-    """(molecule A, molecule B) alone in the frame's cell, info total_charge chargeA / chargeB."""
+def _mark_fragments(frame) -> None:
+    """Per-atom column `fragment` (0: molecule A, 1: B) and info `fragment_charges`."""
+    index_b = int(frame.info["indexB"])
+    frame.arrays["fragment"] = (np.arange(len(frame)) >= index_b).astype(np.int64)
+    frame.info["fragment_charges"] = [float(frame.info["chargeA"]), float(frame.info["chargeB"])]
+
+
+def _dimer_and_molecules(atoms) -> tuple:
+    """(the dimer with its fragments, molecule A alone, molecule B alone) in the frame's
+    cell, each with info total_charge (chargeA + chargeB, chargeA, chargeB) and no
+    calculator."""
+    dimer = atoms.copy()
+    dimer.calc = None
+    dimer.info = {key: atoms.info[key] for key in ("chargeA", "chargeB", "indexB")}
+    dimer.info["total_charge"] = float(atoms.info["chargeA"]) + float(atoms.info["chargeB"])
+    _mark_fragments(dimer)
     index_b = int(atoms.info["indexB"])
-    parts = []
-    for part, key in ((atoms[:index_b], "chargeA"), (atoms[index_b:], "chargeB")):
+    parts = [dimer]
+    for part, key in ((dimer[:index_b], "chargeA"), (dimer[index_b:], "chargeB")):
         part = part.copy()
-        part.calc = None
+        del part.arrays["fragment"]
         part.info = {"total_charge": float(atoms.info[key])}
         parts.append(part)
     return tuple(parts)
@@ -185,16 +202,14 @@ def _calculator(calculator_or_model):
     return PGNCalculator(calculator_or_model, units="atomistic")
 
 
-def _energy_of(calculator, atoms, total_charge: float) -> float:
-    atoms = atoms.copy()
-    atoms.calc = None
-    atoms.info = {"total_charge": float(total_charge)}
+def _energy_of(calculator, atoms) -> float:
     return float(calculator.get_potential_energy(atoms))
 
 
 def interaction_energies(calculator_or_model, frames) -> np.ndarray:
     """(F,) eV: E(AB) - E(A alone) - E(B alone) per frame, every energy from the model in
-    the frame's periodic cell, with total charges chargeA + chargeB, chargeA and chargeB (e).
+    the frame's periodic cell, with total charges chargeA + chargeB, chargeA and chargeB (e)
+    (and the dimer's molecules as fragments, for a model that keeps fragment charges).
     calculator_or_model: a PGNCalculator, a NequIP / NequIP-LR module or a model file path
     (loaded by pgnfast.nn.io.load_model, checked to be in atomistic units)."""
     calculator = _calculator(calculator_or_model)
@@ -203,12 +218,10 @@ def interaction_energies(calculator_or_model, frames) -> np.ndarray:
         for key in ("chargeA", "chargeB", "indexB"):
             if key not in atoms.info:
                 raise InputError(f"frame {index}: it has no info {key!r}")
-        molecule_a, molecule_b = _molecules(atoms)
-        charge_a, charge_b = float(atoms.info["chargeA"]), float(atoms.info["chargeB"])
-        dimer = _energy_of(calculator, atoms, charge_a + charge_b)
-        alone_a = _energy_of(calculator, molecule_a, charge_a)
-        alone_b = _energy_of(calculator, molecule_b, charge_b)
-        out[index] = dimer - alone_a - alone_b
+        dimer, molecule_a, molecule_b = (
+            _energy_of(calculator, part) for part in _dimer_and_molecules(atoms)
+        )
+        out[index] = dimer - molecule_a - molecule_b
     return out
 
 

@@ -127,6 +127,12 @@ def test_written_dataset_reads_back_through_the_training_reader(dimer_folder, tm
     for sample, atoms, original in zip(samples, frames, expected):
         assert sample.total_charge == original.info["total_charge"]
         assert sample.charges is None
+        expected_fragments = np.arange(sample.num_particles) >= original.info["indexB"]
+        np.testing.assert_array_equal(sample.fragments, expected_fragments)
+        assert list(sample.fragment_charges) == [
+            original.info["chargeA"],
+            original.info["chargeB"],
+        ]
         assert sample.energy == pytest.approx(original.get_potential_energy(), abs=1e-9)
         np.testing.assert_allclose(sample.forces, original.get_forces(), atol=1e-9)
         assert atoms.info["split"] == original.info["split"]
@@ -153,8 +159,15 @@ def _tiny(kind: str):
         avg_num_neighbors=2.0,
         backend="reference",
     )
-    if kind == "nequip_lr":
-        model = NequIPLR(charge_layers=1, energy_layers=1, charge_embedding_size=4, **shared)
+    if kind.startswith("nequip_lr"):
+        constraint = "fragments" if kind == "nequip_lr_fragments" else "total"
+        model = NequIPLR(
+            charge_layers=1,
+            energy_layers=1,
+            charge_embedding_size=4,
+            charge_constraint=constraint,
+            **shared,
+        )
     else:
         model = NequIP(num_layers=2, **shared)
     model = model.to(torch.float64)
@@ -166,8 +179,9 @@ def _tiny(kind: str):
     return model.eval()
 
 
-def _direct_energy(model, atoms, total_charge: float) -> float:
-    """The model's energy (eV) of `atoms` (periodic) evaluated on a graph built here."""
+def _direct_energy(model, atoms, total_charge: float, fragments=None) -> float:
+    """The model's energy (eV) of `atoms` (periodic) evaluated on a graph built here;
+    fragments: (fragment (N,), charges (F,)) or None."""
     types = np.array([model.type_names.index(s) for s in atoms.get_chemical_symbols()])
     graph = build_graph(
         [(atoms.positions, atoms.cell[:], types, (True, True, True))],
@@ -179,10 +193,13 @@ def _direct_energy(model, atoms, total_charge: float) -> float:
     if isinstance(model, NequIPLR):
         options = {"total_charge": torch.tensor([total_charge], dtype=torch.float64)}
         options["pbc"] = [(True, True, True)]
+        if fragments is not None:
+            options["fragment"] = torch.as_tensor(fragments[0])
+            options["fragment_charge"] = torch.tensor(fragments[1], dtype=torch.float64)
     return float(model(graph, compute_forces=False, **options)["energy"][0].detach())
 
 
-@pytest.mark.parametrize("kind", ["nequip_lr", "nequip"])
+@pytest.mark.parametrize("kind", ["nequip_lr", "nequip_lr_fragments", "nequip"])
 def test_interaction_energies_equal_the_dimer_minus_each_molecule_alone(
     dimer_folder, tmp_path, kind
 ):
@@ -193,8 +210,9 @@ def test_interaction_energies_equal_the_dimer_minus_each_molecule_alone(
     for atoms in frames:
         split = atoms.info["indexB"]
         charge_a, charge_b = atoms.info["chargeA"], atoms.info["chargeB"]
+        fragments = ((np.arange(len(atoms)) >= split).astype(np.int64), [charge_a, charge_b])
         expected.append(
-            _direct_energy(model, atoms, charge_a + charge_b)
+            _direct_energy(model, atoms, charge_a + charge_b, fragments)
             - _direct_energy(model, atoms[:split], charge_a)
             - _direct_energy(model, atoms[split:], charge_b)
         )
