@@ -9,9 +9,11 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "pgnfast/cell_list.hpp"
+#include "pgnfast/mesh_transfer.hpp"
 #include "pgnfast/tp_conv.hpp"
 #include "tp_conv_bindings.hpp"
 
@@ -133,6 +135,48 @@ bool counting_sort_segments(Index1 keys, Index1Out segment_ptr, Index1Out order)
                                          segments, segment_ptr.data(), order.data());
 }
 
+// ---- PME mesh transfer (contract: pgnfast/mesh_transfer.hpp) -----------------------------
+using Rows = nb::ndarray<const double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using IndexRows = nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+using RowsOut = nb::ndarray<double, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
+
+void check_transfer(const Rows& weights, const IndexRows& flat, int64_t n, int64_t mesh_size) {
+  if (weights.shape(0) != flat.shape(0) || weights.shape(1) != flat.shape(1))
+    throw std::invalid_argument("mesh transfer: weights and flat must have one shape (n, P)");
+  if (static_cast<int64_t>(weights.shape(0)) != n)
+    throw std::invalid_argument("mesh transfer: one row of weights per point");
+  const int64_t bad = pgnfast::check_mesh_indices(flat.data(), n,
+                                                  static_cast<int64_t>(flat.shape(1)), mesh_size);
+  if (bad >= 0)
+    throw std::out_of_range("mesh transfer: flat index of point " +
+                            std::to_string(bad / static_cast<int64_t>(flat.shape(1))) +
+                            " is outside the mesh of " + std::to_string(mesh_size) + " points");
+}
+
+void mesh_spread(Rows weights, IndexRows flat, Rows columns, RowsOut mesh, int num_threads) {
+  const int64_t n = static_cast<int64_t>(columns.shape(0));
+  const int64_t k = static_cast<int64_t>(columns.shape(1));
+  if (static_cast<int64_t>(mesh.shape(0)) != k)
+    throw std::invalid_argument("mesh_spread: mesh must be (k, M) for columns (n, k)");
+  const int64_t size = static_cast<int64_t>(mesh.shape(1));
+  check_transfer(weights, flat, n, size);
+  nb::gil_scoped_release release;
+  pgnfast::mesh_spread(weights.data(), flat.data(), n, static_cast<int64_t>(flat.shape(1)),
+                       columns.data(), k, mesh.data(), size, num_threads);
+}
+
+void mesh_gather(Rows weights, IndexRows flat, Rows mesh, RowsOut out, int num_threads) {
+  const int64_t n = static_cast<int64_t>(out.shape(0));
+  const int64_t k = static_cast<int64_t>(out.shape(1));
+  if (static_cast<int64_t>(mesh.shape(0)) != k)
+    throw std::invalid_argument("mesh_gather: mesh must be (k, M) for out (n, k)");
+  const int64_t size = static_cast<int64_t>(mesh.shape(1));
+  check_transfer(weights, flat, n, size);
+  nb::gil_scoped_release release;
+  pgnfast::mesh_gather(weights.data(), flat.data(), n, static_cast<int64_t>(flat.shape(1)),
+                       mesh.data(), k, size, out.data(), num_threads);
+}
+
 }  // namespace
 
 NB_MODULE(_cpu, m) {
@@ -164,6 +208,13 @@ NB_MODULE(_cpu, m) {
   pgnfast::bindings::def_tp_conv<CpuTPConv>(m);
   m.def("sorted_segments", &sorted_segments, nb::arg("keys"), nb::arg("segment_ptr"),
         "Fill segment_ptr (S+1,) from sorted int64 keys; False if unsorted or out of range.");
+  m.def("mesh_spread", &mesh_spread, nb::arg("weights"), nb::arg("flat"), nb::arg("columns"),
+        nb::arg("mesh"), nb::arg("num_threads") = 1,
+        "PME spreading: mesh (k, M) = sum over points a and nodes p of weights[a, p] * "
+        "columns[a, :] at flat[a, p]; float64, weights and flat (n, P), columns (n, k).");
+  m.def("mesh_gather", &mesh_gather, nb::arg("weights"), nb::arg("flat"), nb::arg("mesh"),
+        nb::arg("out"), nb::arg("num_threads") = 1,
+        "PME gathering: out (n, k) = sum over nodes p of weights[a, p] * mesh[:, flat[a, p]].");
   m.def("counting_sort_segments", &counting_sort_segments, nb::arg("keys"),
         nb::arg("segment_ptr"), nb::arg("order"),
         "Stable counting sort of int64 keys into segment_ptr (S+1,) and order (E,).");

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
+from ..ops import mesh as mesh_ops
 from .electrostatics import (
     COULOMB_CONSTANT,
     _check_inputs,
@@ -291,8 +292,9 @@ def _mesh_transfer(interpolation, mesh):
     iterative solve); torch-pme's own methods where its weight layout is not the known
     one. The atoms are visited in the order of their mesh cell, so that spreading and
     gathering walk the mesh nearly in memory order (at 1e5 atoms the mesh is far larger
-    than the caches). Differentiable in the charges, the mesh values and the weights
-    (positions)."""
+    than the caches). Products that need no gradient (the iterative solve) run in the
+    compiled kernels of `pgnfast.ops.mesh`; the others in torch, differentiable in the
+    charges, the mesh values and the weights (positions)."""
     names = ("interpolation_weights", "x_shifts", "y_shifts", "z_shifts")
     names += ("x_indices", "y_indices", "z_indices")
     if not all(hasattr(interpolation, name) for name in names):
@@ -309,24 +311,26 @@ def _mesh_transfer(interpolation, mesh):
     if weights.shape != interpolation.x_indices.shape:
         return interpolation.points_to_mesh, interpolation.mesh_to_points
     order = torch.argsort(flat[: weights.shape[1]])  # by the first node's mesh point
-    weights = weights[:, order]
-    flat = flat.reshape(weights.shape)[:, order].reshape(-1)
+    rows = weights.T[order].contiguous()  # (n, nodes^3)
+    flat_rows = flat.reshape(weights.shape).T[order].contiguous()
     inverse = torch.empty_like(order)
     inverse[order] = torch.arange(order.numel(), device=order.device)
+    size = nx * ny * nz
+    fixed_rows = rows.detach()
 
     def to_mesh(columns: torch.Tensor) -> torch.Tensor:
         columns = columns[order]
-        values = weights[:, :, None] * columns[None, :, :]  # (nodes^3, n, k)
-        grids = [
-            weights.new_zeros(nx * ny * nz).index_add(0, flat, values[:, :, c].reshape(-1))
-            for c in range(columns.shape[1])
-        ]
-        return torch.stack(grids).reshape(columns.shape[1], nx, ny, nz)
+        if mesh_ops.is_available(rows, columns):
+            grids = mesh_ops.spread(fixed_rows, flat_rows, columns, size)
+        else:
+            grids = mesh_ops.spread_reference(rows, flat_rows, columns, size)
+        return grids.reshape(columns.shape[1], nx, ny, nz)
 
     def to_points(mesh_values: torch.Tensor) -> torch.Tensor:
-        channels = mesh_values.shape[0]
-        gathered = mesh_values.reshape(channels, -1)[:, flat].reshape(channels, *weights.shape)
-        return (gathered * weights).sum(dim=1).T[inverse]
+        values = mesh_values.reshape(mesh_values.shape[0], -1)
+        if mesh_ops.is_available(rows, values):
+            return mesh_ops.gather(fixed_rows, flat_rows, values)[inverse]
+        return mesh_ops.gather_reference(rows, flat_rows, values)[inverse]
 
     return to_mesh, to_points
 

@@ -85,3 +85,18 @@ for _backend in BACKENDS:
 _backward_case("cpu", None, "cpu")
 _backward_case("triton", "triton", "cpu")
 _backward_case("cuda", "cuda", "cuda")
+
+
+@bad_input(
+    "pgnfast.ops.mesh.spread / gather",
+    "a PME mesh index outside the mesh (at the compiled boundary)",
+    InputError,
+    r"flat index of point \d+ is outside the mesh of \d+ points",
+)
+def mesh_index_outside_the_mesh(rng, tmp_path):
+    from pgnfast.ops import mesh
+
+    weights = torch.as_tensor(rng.uniform(size=(5, 8)))
+    flat = torch.as_tensor(rng.integers(0, 20, (5, 8)))
+    flat[int(rng.integers(5)), int(rng.integers(8))] = int(rng.choice([-1, 20]))
+    mesh.spread(weights, flat, torch.as_tensor(rng.normal(size=(5, 1))), 20)
