@@ -45,10 +45,11 @@ from .electrostatics import (
 
 DEFAULT_PME_ACCURACY = 1e-6
 DEFAULT_R_CUT = 8.0
-# the long-wave preconditioner: envelope wavevector as a fraction of k_c, and mesh points
-# per envelope wavelength 2 pi / k_e
-LONG_WAVE_ENVELOPE = 0.5
+# the two-level preconditioner: envelope wavevector as a fraction of k_c, mesh points per
+# envelope wavelength 2 pi / k_env, and conjugate-gradient steps on the coarse system
+LONG_WAVE_ENVELOPE = 0.8
 LONG_WAVE_MESH_POINTS = 6.0
+COARSE_ITERATIONS = 3
 
 __all__ = [
     "DEFAULT_PME_ACCURACY",
@@ -212,70 +213,78 @@ class PMECoulombOperator:
 
     def preconditioner(self, diagonal, positions, cell=None, widths=None):
         """r -> P^-1 r ((n,) or (n, k)), an approximate inverse of H = A + diag(h) for
-        conjugate gradients, `diagonal` (n,) H's diagonal estimate (eV/e^2, Gaussian self
-        energy plus hardness). Jacobi alone leaves the long charge waves badly conditioned:
-        a wave of wavevector k costs about lambda(k) = d + c(k), c(k) = k_e 4 pi rho
-        exp(-k^2 s^2) / k^2 (rho = n / V, s^2 the mean squared width, d the mean
-        diagonal), whose largest value grows as the box length squared, so Jacobi-CG needs
-        more iterations as N grows (32, 45, 63 at N = 1e3, 3e3, 1e4 in the benchmark's
-        random systems). P^-1 = D^-1 + S W^T F^-1 g(k) F W S / V (S = diag(d / d_i), d the
-        harmonic mean of the diagonal: the Woodbury form of the inverse of D + long-range
-        part, so that a varying diagonal does not scale the large long-wave potentials
-        atom by atom) adds, on a coarse mesh (4-node interpolation), the filter
-        g(k) = (1 / lambda(k) - 1 / d) exp(-k^2 / k_e^2) / rho,
-        which maps a long wave's eigenvalue lambda / d to e + (1 - e) lambda / d < 1 + 4 =
-        5 (e the envelope) whatever the box; the envelope (k_e half the wavevector k_c below
-        which c(k) > d) keeps the correction off waves too short to hold many atoms, where
-        the continuum picture fails; g(0) = 0 (the constrained mode); the correction's own
-        diagonal, measured with one random +-1 probe, is taken out of D^-1. Iterations
-        fall to 23, 25, 29 at the same sizes. What is left of their growth comes from the
-        coarse cells holding about one atom each: the continuum picture of the long
-        waves is only approximate there (a larger envelope makes P indefinite). Built
-        without gradients (it only steers the solve; the solution is the same)."""
-        from torchpme.lib import KSpaceFilter, MeshInterpolator
+        (flexible) conjugate gradients, `diagonal` (n,) H's diagonal estimate D (eV/e^2,
+        Gaussian self energy plus hardness). Jacobi alone leaves the long charge waves
+        badly conditioned: a wave of wavevector k costs about d + c(k), c(k) = k_e 4 pi
+        rho exp(-k^2 s^2) / k^2, whose largest value grows as the box length squared.
+
+        Two levels: H is modelled as D + W^T G W, G the Coulomb kernel of the long waves
+        (k_e 4 pi / k^2 exp(-k^2 s^2), enveloped by exp(-k^2 / k_env^2)) on a coarse mesh
+        (4-node interpolation W, about one atom per cell), and P^-1 is its inverse by
+        Woodbury: D^-1 - D^-1 W^T G^1/2 (I + G^1/2 B G^1/2)^-1 G^1/2 W D^-1 with
+        B = W D^-1 W^T. The coarse system is solved by a few conjugate-gradient steps
+        (COARSE_ITERATIONS) preconditioned by its uniform-density form (I + b G)^-1, b
+        the mean of B, diagonal in k-space; the atoms' real density enters through B.
+        Being a few iterations, P^-1 is not a fixed linear map, so the outer solve uses
+        the flexible form of conjugate gradients. Built without gradients (it only
+        steers the solve; the solution is the same)."""
+        from torchpme.lib import MeshInterpolator
 
         with torch.no_grad():
             cell = (self.cell if cell is None else cell).detach()
             positions = positions.detach()
             diagonal = diagonal.detach().to(positions.dtype)
             volume = float(torch.abs(torch.linalg.det(cell)))
-            density = self.num_atoms / volume
+            n = self.num_atoms
             # the harmonic mean: what the long waves see of a varying diagonal
             mean_diagonal = float(1.0 / (1.0 / diagonal).mean())
             spread = 0.0 if widths is None else float((widths.detach() ** 2).mean())
-            strength = self.coulomb_constant * 4.0 * math.pi * density
+            strength = self.coulomb_constant * 4.0 * math.pi * n / volume
             # the waves that need the correction have k^2 below about strength / d
-            k_corrected = math.sqrt(strength / max(mean_diagonal, 1e-12))
-            k_envelope = LONG_WAVE_ENVELOPE * k_corrected
+            k_envelope = LONG_WAVE_ENVELOPE * math.sqrt(strength / max(mean_diagonal, 1e-12))
             spacing = 2.0 * math.pi / (LONG_WAVE_MESH_POINTS * k_envelope)
-            spacing = min(max(spacing, 0.5), 8.0)
-            mesh = mesh_points(cell, spacing).to(positions.device)
+            mesh = mesh_points(cell, min(max(spacing, 0.5), 8.0)).to(positions.device)
             interpolation = MeshInterpolator(cell, mesh, 4, method="Lagrange")
             interpolation.compute_weights(positions)
             to_mesh, to_points = _mesh_transfer(interpolation, mesh)
-            kernel = _long_wave_kernel(strength, mean_diagonal, density, spread, k_envelope)
-            scale = mean_diagonal / diagonal
-            reciprocal = KSpaceFilter(
-                cell, mesh, kernel=kernel, fft_norm="backward", ifft_norm="forward"
-            )
+            shape = tuple(int(v) for v in mesh)
+            nodes = shape[0] * shape[1] * shape[2]
+            k_sq = _rfft_k_squared(cell, shape)
+            safe = torch.where(k_sq > 0, k_sq, torch.ones_like(k_sq))
+            kernel = self.coulomb_constant * 4.0 * math.pi / safe
+            kernel = kernel * torch.exp(-safe * (spread + 1.0 / k_envelope**2))
+            kernel = torch.where(k_sq > 0, kernel, torch.zeros_like(kernel)) * nodes / volume
+            root_kernel = torch.sqrt(kernel)
+            coarse_inverse = 1.0 / (1.0 + n / (nodes * mean_diagonal) * kernel)
+            inverse_diagonal = (1.0 / diagonal)[:, None]
 
-        def correction(columns: torch.Tensor) -> torch.Tensor:
-            scaled = scale[:, None] * columns
-            return scale[:, None] * to_points(reciprocal(to_mesh(scaled))) / volume
+        def filtered(values, kernel_values):
+            spectrum = torch.fft.rfftn(values, dim=(1, 2, 3)) * kernel_values
+            return torch.fft.irfftn(spectrum, s=shape, dim=(1, 2, 3))
 
-        with torch.no_grad():
-            # the correction also acts on each charge alone (its diagonal, about the mean of
-            # g over k-space): taken out of the Jacobi part, so that short waves keep 1 / d
-            generator = torch.Generator(device="cpu").manual_seed(0)
-            probe = torch.randint(0, 2, (self.num_atoms, 1), generator=generator)
-            probe = (2.0 * probe - 1.0).to(device=positions.device, dtype=positions.dtype)
-            self_part = float((probe * correction(probe)).sum()) / self.num_atoms
-            inverse_diagonal = 1.0 / diagonal - self_part * scale**2 / (scale**2).mean()
+        def coarse_matrix(u):  # I + G^1/2 B G^1/2
+            potential = to_points(filtered(u, root_kernel)) * inverse_diagonal
+            return u + filtered(to_mesh(potential), root_kernel)
 
         def apply(residual: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
                 columns = residual if residual.dim() == 2 else residual[:, None]
-                result = inverse_diagonal[:, None] * columns + correction(columns)
+                jacobi = inverse_diagonal * columns
+                rhs = filtered(to_mesh(jacobi), root_kernel)
+                u = filtered(rhs, coarse_inverse)
+                rest = rhs - coarse_matrix(u)
+                z = filtered(rest, coarse_inverse)
+                direction, rz = z, (rest * z).flatten(1).sum(1)
+                for _ in range(COARSE_ITERATIONS):
+                    image = coarse_matrix(direction)
+                    step = rz / (direction * image).flatten(1).sum(1).clamp_min(1e-300)
+                    u = u + step[:, None, None, None] * direction
+                    rest = rest - step[:, None, None, None] * image
+                    z = filtered(rest, coarse_inverse)
+                    rz_new = (rest * z).flatten(1).sum(1)
+                    ratio = rz_new / rz.clamp_min(1e-300)
+                    direction, rz = z + ratio[:, None, None, None] * direction, rz_new
+                result = jacobi - inverse_diagonal * to_points(filtered(u, root_kernel))
                 return result if residual.dim() == 2 else result[:, 0]
 
         return apply
@@ -335,27 +344,17 @@ def _mesh_transfer(interpolation, mesh):
     return to_mesh, to_points
 
 
-def _long_wave_filter(k_sq, strength, mean_diagonal, density, spread, k_envelope):
-    """g(k) = (1 / lambda(k) - 1 / d) exp(-k^2 / k_envelope^2) / rho with lambda(k) = d +
-    c(k), c(k) = strength exp(-k^2 s^2) / k^2: the preconditioner's k-space filter
-    (Angstrom^3 e^2 / eV); 0 at k = 0."""
-    safe = torch.where(k_sq > 0, k_sq, torch.ones_like(k_sq))
-    wave = strength * torch.exp(-safe * spread) / safe
-    value = -wave / (mean_diagonal * (mean_diagonal + wave) * density)
-    value = value * torch.exp(-k_sq / k_envelope**2)
-    return torch.where(k_sq > 0, value, torch.zeros_like(k_sq))
-
-
-def _long_wave_kernel(*values):
-    """A torch-pme KSpaceKernel whose kernel is `_long_wave_filter(k_sq, *values)` (made
-    here: torch-pme is an optional dependency)."""
-    from torchpme.lib import KSpaceKernel
-
-    class LongWaveKernel(KSpaceKernel):
-        def kernel_from_k_sq(self, k_sq):
-            return _long_wave_filter(k_sq, *values)
-
-    return LongWaveKernel()
+def _rfft_k_squared(cell: torch.Tensor, shape) -> torch.Tensor:
+    """|k|^2 (1/Angstrom^2) on the half spectrum of torch.fft.rfftn over a mesh of `shape`
+    spanning `cell` (box vectors as rows)."""
+    frequencies = [
+        torch.fft.fftfreq(shape[0], d=1.0 / shape[0], dtype=cell.dtype, device=cell.device),
+        torch.fft.fftfreq(shape[1], d=1.0 / shape[1], dtype=cell.dtype, device=cell.device),
+        torch.fft.rfftfreq(shape[2], d=1.0 / shape[2], dtype=cell.dtype, device=cell.device),
+    ]
+    grid = torch.stack(torch.meshgrid(*frequencies, indexing="ij"), dim=-1)
+    wavevectors = 2.0 * math.pi * grid @ torch.linalg.inv(cell).T
+    return (wavevectors**2).sum(dim=-1)
 
 
 def _smooth_size(minimum: int) -> int:

@@ -341,9 +341,10 @@ def _solve_one(chi, hardness, positions, widths, targets, indicator, cell, pbc, 
 
 def _conjugate_gradients(apply, precondition, rhs, tolerance, max_iterations):
     """Solve H X = rhs (n, k) column by column (shared matrix-vector products) by
-    preconditioned CG (precondition: r -> P^-1 r, P SPD), H symmetric positive definite;
-    returns (X, iterations); InputError if H is not or the relative residual stays above
-    tolerance."""
+    preconditioned CG in its flexible form (precondition: r -> P^-1 r, an SPD map or a few
+    inner iterations of one; beta = r.(z - z_old) / r_old.z_old, which equals the usual
+    beta for a fixed linear P), H symmetric positive definite; returns (X, iterations);
+    InputError if H is not or the relative residual stays above tolerance."""
     x = torch.zeros_like(rhs)
     residual = rhs.clone()
     scale = torch.linalg.norm(rhs, dim=0).clamp_min(torch.finfo(rhs.dtype).tiny)
@@ -366,9 +367,10 @@ def _conjugate_gradients(apply, precondition, rhs, tolerance, max_iterations):
         step = torch.where(relative <= tolerance, torch.zeros_like(rz), rz / curvature)
         x = x + step * direction
         residual = residual - step * h_direction
-        z = precondition(residual)
+        z_old, z = z, precondition(residual)
         rz_new = (residual * z).sum(dim=0)
-        direction = z + (rz_new / torch.where(rz == 0, torch.ones_like(rz), rz)) * direction
+        flexible = (residual * (z - z_old)).sum(dim=0)
+        direction = z + (flexible / torch.where(rz == 0, torch.ones_like(rz), rz)) * direction
         rz = rz_new
     raise InputError(
         f"the iterative Qeq solve did not converge in {max_iterations} iterations "
