@@ -399,7 +399,8 @@ def _constrained_solve(
 
 def _preconditioner(operator, hardness, positions, cell, widths):
     """r -> P^-1 r for H = A + diag(hardness): the operator's own when it has one (PME: a
-    long-wave k-space correction), else Jacobi on the Gaussian self energy plus hardness."""
+    two-level coarse-mesh preconditioner), else Jacobi on the Gaussian self energy plus
+    hardness."""
     diagonal = operator.diagonal(widths, hardness) + hardness.detach()
     if hasattr(operator, "preconditioner"):
         return operator.preconditioner(diagonal, positions, cell, widths)
