@@ -163,7 +163,11 @@ def test_resume_refuses_changed_reference_charges(charged_data, tmp_path):
     fit(str(config))
     path = charged_data / "nacl.extxyz"
     frames = ase.io.read(path, index=":")
-    frames[0].calc.results["charges"] = frames[0].calc.results["charges"] * 1.01
+    # a shift that keeps the frame's total (a scaling would leave a frame of one species,
+    # whose teacher charges are all 0, unchanged)
+    changed = frames[0].calc.results["charges"].copy()
+    changed[0], changed[1] = changed[0] + 0.01, changed[1] - 0.01
+    frames[0].calc.results["charges"] = changed
     ase.io.write(path, frames, format="extxyz")
     with pytest.raises(ResumeMismatchError, match="another data set"):
         fit(str(config), resume=True)
