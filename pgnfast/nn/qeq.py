@@ -246,8 +246,7 @@ def qeq(
         fragment_charge,
     )
     n = positions.shape[0]
-    order, pieces, constraint_ids = [], [], []
-    energies, electrostatic, potentials = [], [], []
+    solved = []  # per structure: (atoms, constraint ids, q, mu, energy, coulomb)
     for b in range(count):
         atoms = torch.nonzero(batch == b).reshape(-1)
         ids, indicator = _structure_constraints(constraint, atoms)
@@ -265,35 +264,22 @@ def qeq(
             coulomb_constant=coulomb_constant,
         )
         coulomb = 0.5 * q @ matrix @ q
-        energies.append(chi[atoms] @ q + 0.5 * (hardness[atoms] * q**2).sum() + coulomb)
-        electrostatic.append(coulomb)
-        potentials.append(mu)
-        constraint_ids.append(ids)
-        order.append(atoms)
-        pieces.append(q)
-    return _result(
-        n,
-        targets.numel(),
-        constraint,
-        order,
-        pieces,
-        constraint_ids,
-        energies,
-        electrostatic,
-        potentials,
-    )
+        energy = chi[atoms] @ q + 0.5 * (hardness[atoms] * q**2).sum() + coulomb
+        solved.append((atoms, ids, q, mu, energy, coulomb))
+    return _result(n, targets.numel(), constraint, solved)
 
 
-def _result(n, num_constraints, constraint, order, pieces, ids, energies, electrostatic, mus):
-    """The QeqResult assembled from per-structure pieces (atoms, charges, constraint ids,
-    energies, multipliers)."""
-    like = pieces[0]
-    charges = like.new_zeros(n).index_copy(0, torch.cat(order), torch.cat(pieces))
+def _result(n, num_constraints, constraint, solved):
+    """The QeqResult assembled from per-structure pieces (atoms, constraint ids, charges,
+    multipliers, energy, electrostatic energy)."""
+    atoms, ids, charges, mus, energies, coulombs = zip(*solved)
+    like = charges[0]
+    full = like.new_zeros(n).index_copy(0, torch.cat(atoms), torch.cat(charges))
     potential = like.new_zeros(num_constraints).index_copy(0, torch.cat(ids), torch.cat(mus))
     return QeqResult(
-        charges=charges,
+        charges=full,
         energy=torch.stack(energies),
-        electrostatic_energy=torch.stack(electrostatic),
+        electrostatic_energy=torch.stack(coulombs),
         chemical_potential=potential,
         constraint=constraint,
     )
@@ -526,8 +512,7 @@ def qeq_iterative(
             tolerance = max(tolerance, 0.1 * (1e-6 if accuracy is None else accuracy))
     settings = (float(tolerance), int(max_iterations))
     n = positions.shape[0]
-    order, pieces, constraint_ids = [], [], []
-    energies, electrostatic, potentials = [], [], []
+    solved = []  # per structure: (atoms, constraint ids, q, mu, energy, coulomb)
     for b in range(count):
         atoms = torch.nonzero(batch == b).reshape(-1)
         ids, indicator = _structure_constraints(constraint, atoms)
@@ -570,20 +555,6 @@ def qeq_iterative(
             w,
         )
         coulomb = 0.5 * q @ operator.bind(x, box, w)(q)
-        energies.append(chi[atoms] @ q + 0.5 * (hardness[atoms] * q**2).sum() + coulomb)
-        electrostatic.append(coulomb)
-        potentials.append(mu)
-        constraint_ids.append(ids)
-        order.append(atoms)
-        pieces.append(q)
-    return _result(
-        n,
-        targets.numel(),
-        constraint,
-        order,
-        pieces,
-        constraint_ids,
-        energies,
-        electrostatic,
-        potentials,
-    )
+        energy = chi[atoms] @ q + 0.5 * (hardness[atoms] * q**2).sum() + coulomb
+        solved.append((atoms, ids, q, mu, energy, coulomb))
+    return _result(n, targets.numel(), constraint, solved)
