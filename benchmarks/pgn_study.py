@@ -95,7 +95,7 @@ def run_point(point: dict, config: dict) -> dict:
 
     run_dir = Path(config["run_dir"])
     resume = (run_dir / "checkpoint.pt").exists()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     metrics = fit(config, resume=resume)
     row = {
         "name": point["name"],
@@ -104,6 +104,9 @@ def run_point(point: dict, config: dict) -> dict:
         "epochs": metrics.get("epochs"),
         "steps": metrics.get("steps"),
         "wall_s_last_session": time.perf_counter() - start,
+        # CPU seconds of this process (one thread): unlike the wall time, not inflated by
+        # other jobs sharing the machine or by a paused run
+        "cpu_s_last_session": time.process_time() - cpu_start,
         "parameters": parameter_count(run_dir),
         # the data and run folders are this machine's: only their names are recorded
         "config": {**config, "data": Path(config["data"]).name, "run_dir": point["name"]},

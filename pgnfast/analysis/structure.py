@@ -190,3 +190,50 @@ def icosahedral_fraction_by_temperature(frames_by_temperature, cell, **kwargs) -
             for frames in frames_by_temperature
         ]
     )
+
+
+def box_wave_vectors(cell, q_max: float, q_min: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Wave vectors commensurate with the periodic `cell` (3, 3) nm, q = 2 pi n . reciprocal
+    rows, with q_min < |q| <= q_max (1/nm): (vectors (M, 3) 1/nm, norms (M,) 1/nm)."""
+    cell = np.asarray(cell, dtype=np.float64)
+    reciprocal = 2.0 * np.pi * np.linalg.inv(cell).T
+    widths = 2.0 * np.pi / np.linalg.norm(reciprocal, axis=1)
+    reach = np.ceil(q_max * widths / (2.0 * np.pi)).astype(int)
+    grids = np.meshgrid(*[np.arange(-m, m + 1) for m in reach], indexing="ij")
+    vectors = np.stack(grids, -1).reshape(-1, 3) @ reciprocal
+    norms = np.linalg.norm(vectors, axis=1)
+    keep = (norms > max(q_min, 1e-12)) & (norms <= q_max)
+    return vectors[keep], norms[keep]
+
+
+def structure_factor_shells(positions, cell, shells: int = 3, relative_tolerance: float = 1e-8):
+    """S(q) = <|sum_j exp(-i q.r_j)|^2> / N on the `shells` smallest distinct |q| of the box
+    (every vector of each shell; frames averaged), the direct route to S(q -> 0): the
+    smallest is 2 pi / L for a cube of side L nm. Returns (q (shells,) 1/nm, S (shells,),
+    vectors per shell (shells,))."""
+    if int(shells) != shells or shells < 1:
+        from pgnfast.errors import InputError
+
+        raise InputError(f"shells must be a whole number >= 1, got {shells!r}")
+    cell = np.asarray(cell, dtype=np.float64)
+    smallest = float(np.min(np.linalg.norm(2.0 * np.pi * np.linalg.inv(cell).T, axis=1)))
+    q_max = smallest * np.sqrt(shells) * 1.001
+    while True:
+        vectors, norms = box_wave_vectors(cell, q_max)
+        scale = norms.min()
+        keys = np.round(norms / (scale * relative_tolerance * 10)).astype(np.int64)
+        distinct = np.unique(keys)
+        if len(distinct) >= shells:
+            break
+        q_max *= 1.5
+    which = np.searchsorted(distinct, keys)
+    keep = which < shells
+    vectors, norms, which = vectors[keep], norms[keep], which[keep]
+    frames = _frames(positions)
+    total = np.zeros(shells)
+    for frame in frames:
+        amplitude = np.abs(np.exp(-1j * (frame @ vectors.T)).sum(axis=0)) ** 2 / len(frame)
+        total += np.bincount(which, amplitude, shells)
+    counts = np.bincount(which, minlength=shells)
+    q = np.bincount(which, norms, shells) / counts
+    return q, total / (counts * len(frames)), counts

@@ -7,6 +7,7 @@ protocol (see :mod:`pgnfast.potentials.base`); the classes here are exact, cheap
 from .base import PotentialBase, PotentialProtocol
 from .fingerprint import fingerprint_differences, num_types_of, potential_fingerprint
 from .pair import CoreRepulsion, Harmonic, LennardJones, PairPotential
+from .tabulated import TabulatedPair, TabulatedPairInputError
 
 __all__ = [
     "CoreRepulsion",
@@ -15,6 +16,8 @@ __all__ = [
     "PairPotential",
     "PotentialBase",
     "PotentialProtocol",
+    "TabulatedPair",
+    "TabulatedPairInputError",
     "fingerprint_differences",
     "num_types_of",
     "potential_fingerprint",

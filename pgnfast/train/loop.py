@@ -177,7 +177,7 @@ def run_training(
                 progress.update(1)
                 progress.set_postfix(
                     epoch=state["epoch"],
-                    loss=f"{float(loss):.3g}",
+                    loss=f"{float(loss.detach()):.3g}",
                     lr=f"{optimizer.param_groups[0]['lr']:.2g}",
                 )
             if config.checkpoint_every and state["step"] % config.checkpoint_every == 0:

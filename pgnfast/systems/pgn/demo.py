@@ -1,7 +1,8 @@
 """`pgnfast demo`: the whole PGN study in miniature on the embedded bidisperse design.
 
 DFT labels (local worker processes) -> a small NequIP -> parallel tempering with it at a
-larger N than the DFT's -> g(r), S(q), icosahedral order -> `pgnfast-demo/report.md`,
+larger N than the DFT's, and with the best pair potential fitted to the same labels ->
+g(r), S(q), icosahedral order of both -> `pgnfast-demo/report.md`,
 `summary.json` and PNGs. No services, no GPU, no network. Rerunning with the same seed
 gives the same numbers; an interrupted run resumes (labels and checkpoints are reused).
 See docs/demo.md.

@@ -63,18 +63,52 @@ def plot_structure_factor_against_random(path, measured, random, label: str) -> 
     _save(fig, path)
 
 
-def plot_order_against_temperature(path, temperatures, icosahedral, pentagonal) -> None:
+def _error_bars(errors):
+    """Block errors as matplotlib yerr (None, unknown, as 0), or None when there are none."""
+    if errors is None or all(e is None for e in errors):
+        return None
+    return [0.0 if e is None else e for e in errors]
+
+
+def plot_order_against_temperature(
+    path, temperatures, icosahedral, pentagonal, *, pentagon_errors=None, pair=None
+) -> None:
     """<0,0,12,0> fraction and pentagonal face share against T; each of `icosahedral` and
-    `pentagonal` is (values per temperature, value of the random configurations)."""
+    `pentagonal` is (values per temperature, value of the random configurations);
+    pentagon_errors: block errors of the shares (None entries: unknown); pair: (fractions,
+    shares, share errors) per temperature of the pair-driven run, drawn open and dotted."""
     from pgnfast.analysis import plot_icosahedral_fraction
 
     (fractions, random_fraction), (pentagons, random_pentagons) = icosahedral, pentagonal
     fig = plot_icosahedral_fraction(temperatures, fractions)
     ax = fig.axes[0]
-    ax.lines[0].set_label("<0,0,12,0> cells")
+    ax.lines[0].set_label("<0,0,12,0> cells, model")
     ax.axhline(random_fraction, color="C0", ls="--", lw=0.8, label="<0,0,12,0>, random")
-    ax.plot(temperatures, pentagons, "s-", color="C1", label="pentagonal faces")
+    ax.errorbar(
+        temperatures,
+        pentagons,
+        yerr=_error_bars(pentagon_errors),
+        fmt="s-",
+        color="C1",
+        capsize=2,
+        label="pentagonal faces, model",
+    )
     ax.axhline(random_pentagons, color="C1", ls="--", lw=0.8, label="pentagons, random")
+    if pair is not None:
+        pair_fractions, pair_pentagons, pair_errors = pair
+        ax.plot(
+            temperatures, pair_fractions, "o:", color="C0", mfc="none", label="<0,0,12,0>, pair"
+        )
+        ax.errorbar(
+            temperatures,
+            pair_pentagons,
+            yerr=_error_bars(pair_errors),
+            fmt="s:",
+            color="C2",
+            mfc="none",
+            capsize=2,
+            label="pentagonal faces, pair",
+        )
     ax.set(xscale="log", ylabel="fraction", ylim=(0, None))
     ax.legend(fontsize=7)
     _save(fig, path)

@@ -1,6 +1,6 @@
 """`run_pipeline(config, out_dir)`: one PGN design from DFT labels to glass structure.
 
-The stages (labels, train, cost, mc, compare, analysis; one module each in
+The stages (labels, train, cost, mc, pair_mc, compare, analysis; one module each in
 `pgnfast.systems.pgn.stages`) run in order, each in its own folder of `out_dir`, reused
 when its key (the configuration fields it reads and its inputs' keys) is unchanged and
 resumed after an interruption. Then `report.md`, `summary.json` (every number in the

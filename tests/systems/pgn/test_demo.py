@@ -10,12 +10,16 @@ import shutil
 import numpy as np
 import pytest
 
-from pgnfast.analysis import radial_distribution
+from pgnfast.analysis import radial_distribution, voronoi_indices
 from pgnfast.geometry import minimum_image
+from pgnfast.potentials import TabulatedPair
 from pgnfast.systems.pgn import Pipeline, demo_config, run_pipeline, tiny_config
+from pgnfast.systems.pgn.pair_fit import force_residual
 from pgnfast.systems.pgn.run import PLOTS, read_trajectory
 from pgnfast.systems.pgn.stages import compare as compare_stage
-from pgnfast.systems.pgn.stages.helpers import half_box, random_melts
+from pgnfast.systems.pgn.stages import pair_mc as pair_mc_stage
+from pgnfast.systems.pgn.stages.helpers import half_box, pentagonal_face_fraction, random_melts
+from pgnfast.train.data import read_frames
 from tests.conftest import derived_seed
 
 REPORT_FILES = ["report.md", "summary.json", "config.yaml", "stages.json", *PLOTS]
@@ -39,6 +43,9 @@ def _physics(summary: dict) -> dict:
     out = {k: v for k, v in summary.items() if k not in TIMING_KEYS}
     out["labels"] = {k: v for k, v in out["labels"].items() if k != "dft_seconds_per_label"}
     out["mc"] = {k: v for k, v in out["mc"].items() if k not in ("moves_per_s", "sweeps_per_s")}
+    pair = out["pair_mc"]["mc"]
+    pair = {k: v for k, v in pair.items() if k not in ("moves_per_s", "sweeps_per_s")}
+    out["pair_mc"] = {**out["pair_mc"], "mc": pair}
     return out
 
 
@@ -72,7 +79,7 @@ def test_every_report_file_exists(tiny_run):
     assert f"{test['energy_per_particle_rmse_kT']:.3g}" in report
     assert f"{summary['cost']['speedup_batched']:.3g}" in report
     assert f"{summary['compare']['gr_difference_model_vs_dft']:.3g}" in report
-    for stage in ("labels", "train", "cost", "mc", "compare", "analysis"):
+    for stage in ("labels", "train", "cost", "mc", "pair_mc", "compare", "analysis"):
         assert f"| {stage} | ran |" in report
     assert "## What this run shows of the PGN study" in report
     for share in summary["analysis"]["pentagonal_face_fraction"]:
@@ -193,10 +200,105 @@ def test_gr_differences_are_those_of_the_saved_frames(tiny_run):
     assert moved == (s["compare"]["acceptance"]["dft"] > 0)
 
 
+def test_pair_stage_fits_on_the_training_split_and_runs_the_mc_stage_tempering(tiny_run):
+    """The pair potential file loads, has the model's range and the residuals recorded for
+    the model's held-out split; its tempering has the mc stage's sizes from the same start."""
+    config, out, s = tiny_run
+    pair = s["pair_mc"]
+    potential = TabulatedPair.load(out / "pair_mc" / pair_mc_stage.POTENTIAL_FILE)
+    assert potential.num_types == 2 and len(potential.knots) == pair_mc_stage.KNOTS
+    assert potential.cutoff == pytest.approx(s["train"]["receptive_field_nm"], rel=1e-12)
+    assert pair["cutoff_nm"] == potential.cutoff
+    split = json.loads((out / "train" / "split.json").read_text())
+    frames = read_frames(str(out / "labels" / "dataset"), units="pgn")
+    assert pair["held_out_split"] == "test" and pair["fit_frames"] == len(split["train"])
+    held_out = [frames[i] for i in split["test"]]
+    assert pair["held_out_frames"] == len(held_out) == config.train["split"]["test"]
+    expected = force_residual(potential, held_out)
+    assert pair["force_residual_held_out"] == pytest.approx(expected, rel=1e-9)
+    fit = force_residual(potential, [frames[i] for i in split["train"]])
+    assert pair["force_residual_fit"] == pytest.approx(fit, rel=1e-9)
+    assert 0 < fit < 1  # least squares beats zero force on the fitted frames
+    model, pair_run = s["mc"], pair["mc"]
+    for key in ("n_particles", "temperatures", "sweeps", "equilibration_sweeps", "box_nm"):
+        assert pair_run[key] == model[key], key
+    assert pair_run["mean_energy"] != model["mean_energy"]  # another potential
+    first = [
+        read_trajectory(out / stage / "trajectory_T00.extxyz")[0] for stage in ("mc", "pair_mc")
+    ]
+    assert np.array_equal(first[0].arrays["type"], first[1].arrays["type"])  # the same start
+
+
+def test_pair_order_is_that_of_the_pair_frames(tiny_run):
+    """One finite pentagonal share and <0,0,12,0> fraction per temperature for both runs,
+    the pair run's recomputed from its trajectories; the report and plot say so."""
+    config, out, s = tiny_run
+    st, temperatures = s["analysis"], s["mc"]["temperatures"]
+    pair = st["pair_model"]
+    for values in (
+        st["pentagonal_face_fraction"],
+        st["pentagonal_face_fraction_stderr"],
+        pair["pentagonal_face_fraction"],
+        pair["pentagonal_face_fraction_stderr"],
+        pair["icosahedral_fraction"],
+        st["pentagonal_model_minus_pair"]["noise"],
+    ):
+        assert len(values) == len(temperatures)
+        assert all(v is not None and math.isfinite(v) and v >= 0 for v in values), values
+    after = config.mc.equilibration_sweeps
+    for t, share in enumerate(pair["pentagonal_face_fraction"]):
+        frames = read_trajectory(out / "pair_mc" / f"trajectory_T{t:02d}.extxyz", after)
+        assert len(frames) == pair["frames_per_temperature"] >= 2
+        shares = [pentagonal_face_fraction(voronoi_indices(f.positions, f.cell[:])) for f in frames]
+        assert share == pytest.approx(np.mean(shares), rel=1e-12)
+    difference = np.subtract(st["pentagonal_face_fraction"], pair["pentagonal_face_fraction"])
+    assert st["pentagonal_model_minus_pair"]["difference"] == pytest.approx(difference.tolist())
+    findings = (out / "report.md").read_text().split("## What this run shows")[1]
+    assert "best pair model" in findings
+    assert f"{s['pair_mc']['force_residual_held_out']:.3g}" in findings
+    assert f"{pair['pentagonal_face_fraction'][0]:.3g}" in findings
+
+
+@pytest.mark.parametrize(
+    "differences, noises, pair_residual, expected",
+    [
+        ([0.05, 0.0], [0.01, 0.01], 0.6, "exceeds twice its block noise (0.01; at 1 of 2"),
+        ([0.05, 0.0], [0.01, 0.01], 0.4, "may be the model's error rather than its many-body"),
+        ([0.01, 0.05], [0.01, 0.01], 0.6, "but exceeds it at 1 of 2 temperatures: a hint"),
+        ([-0.01, 0.0], [0.01, 0.01], 0.6, "(0.01) at every temperature: at this size the demo"),
+        ([0.05, 0.0], [None, None], 0.6, "cannot tell the two models apart"),
+    ],
+)
+def test_study_findings_compare_many_body_and_pair_against_block_noise(
+    differences, noises, pair_residual, expected
+):
+    from pgnfast.systems.pgn.report import _study_findings
+
+    summary = {
+        "mc": {"n_particles": 216, "sweeps": 60, "temperatures": [1.0, 3.0]},
+        "analysis": {
+            "frames_per_temperature": 10,
+            "pentagonal_face_fraction": [0.40 + differences[0], 0.39 + differences[1]],
+            "pentagonal_face_fraction_lowest_T": 0.40 + differences[0],
+            "pentagonal_face_fraction_random": 0.388,
+            "pair_model": {"frames_per_temperature": 10, "pentagonal_face_fraction": [0.4, 0.39]},
+            "pentagonal_model_minus_pair": {"difference": differences, "noise": noises},
+        },
+        "pair_mc": {"force_residual_held_out": pair_residual},
+        "train": {"test": {"forces_rmse_kT_per_nm": 50.0, "forces_rms_label_kT_per_nm": 100.0}},
+        "cost": {"log10_speedup_batched": 3.1, "n_particles": 64},
+    }
+    text = "\n".join(_study_findings(summary))
+    assert expected in text
+    assert "the model's 0.5" in text and f"held-out force residual {pair_residual}" in text
+    assert ("model's error" in text) == (noises[0] is not None and pair_residual < 0.5)
+
+
 def test_rerun_reuses_every_stage_with_the_same_numbers(tiny_run):
     config, out, first = tiny_run
     again = run_pipeline(config, out)
     assert {s["status"] for s in again["timings"]["stages"].values()} == {"reused"}
+    assert "pair_mc" in again["timings"]["stages"]
     assert _physics(again) == _physics(first)
     assert again["timings"]["this_run_wall_s"] < first["timings"]["this_run_wall_s"]
 
@@ -241,6 +343,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tiny_run, monkeypatch):
         "train": "reused",
         "cost": "reused",
         "mc": "resumed",
+        "pair_mc": "reused",  # it reads the mc sizes, not the mc stage
         "compare": "reused",
         "analysis": "resumed",
     }
@@ -249,6 +352,52 @@ def test_interrupted_run_resumes_to_the_same_numbers(tiny_run, monkeypatch):
     expected["labels"] = {**expected["labels"], "labeled_this_run": 0}
     expected["mc"] = {**expected["mc"], "resumed_from_sweep": 2}
     assert _physics(resumed) == expected
+
+
+def test_interrupted_pair_stage_resumes_from_its_files(tiny_run, monkeypatch):
+    """A pair run killed after a checkpoint reads its fitted potential back and continues
+    to the uninterrupted run's numbers."""
+    config, out, first = tiny_run
+    records = json.loads((out / "stages.json").read_text())
+    for stage in ("pair_mc", "analysis"):
+        records.pop(stage)
+    (out / "stages.json").write_text(json.dumps(records))
+    shutil.rmtree(out / "pair_mc")
+    (out / "pair_mc").mkdir()
+    (out / "pair_mc" / ".stage_key").write_text(Pipeline(config, out).keys()["pair_mc"])
+
+    from pgnfast.mc import ParallelTempering
+    from pgnfast.systems.pgn import pair_fit
+
+    original = ParallelTempering._sweep
+    calls = {"n": 0}
+
+    def sweep_then_die(self):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise KeyboardInterrupt("simulated kill")
+        original(self)
+
+    monkeypatch.setattr(ParallelTempering, "_sweep", sweep_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(config, out)
+    assert (out / "pair_mc" / "checkpoint.npz").exists()
+    assert (out / "pair_mc" / pair_mc_stage.POTENTIAL_FILE).exists()
+    monkeypatch.setattr(ParallelTempering, "_sweep", original)
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("the pair potential was fitted again")
+
+    monkeypatch.setattr(pair_fit, "fit_pair_potential", no_refit)
+    resumed = run_pipeline(config, out)
+    statuses = {k: v["status"] for k, v in resumed["timings"]["stages"].items()}
+    assert statuses["pair_mc"] == statuses["analysis"] == "resumed"
+    assert {statuses[k] for k in statuses if k not in ("pair_mc", "analysis")} == {"reused"}
+    assert resumed["pair_mc"]["mc"]["resumed_from_sweep"] == 2
+    expected = _physics(first)
+    expected["pair_mc"]["mc"]["resumed_from_sweep"] = 2
+    assert _physics(resumed)["pair_mc"] == expected["pair_mc"]
+    assert resumed["analysis"] == first["analysis"]
 
 
 def test_changed_sizes_rerun_only_the_stages_they_feed(tiny_run, tmp_path):
@@ -267,6 +416,14 @@ def test_changed_sizes_rerun_only_the_stages_they_feed(tiny_run, tmp_path):
     assert set(statuses) == set(keys_before)
     assert rerun["mc"] == before["mc"] and rerun["train"] == before["train"]
     assert rerun["compare"]["acceptance"] == before["compare"]["acceptance"]  # same moves
+    changed = copy.deepcopy(config)
+    changed.mc.sweeps += 1  # the Monte Carlo sizes: both tempering runs and their analysis
+    keys_after = Pipeline(changed, out).keys()
+    assert [k for k in keys_before if keys_before[k] != keys_after[k]] == [
+        "mc",
+        "pair_mc",
+        "analysis",
+    ]
     changed.labels.workers = 1  # the executor does not change the labels
     changed.labels.n_configs += 1
     keys_after = Pipeline(changed, out).keys()

@@ -5,8 +5,9 @@ and the resumable stage runner (`runner`).
 2. train     a NequIP model on the labels.
 3. cost      DFT and model cost per configuration at the same N.
 4. mc        parallel tempering driven by the model at a larger N.
-5. compare   model- against DFT-driven Monte Carlo at the DFT's N.
-6. analysis  g(r), S(q) and icosahedral order of the Monte Carlo frames.
+5. pair_mc   the best pair potential fitted to the labels, and the same tempering with it.
+6. compare   model- against DFT-driven Monte Carlo at the DFT's N.
+7. analysis  g(r), S(q) and icosahedral order of the Monte Carlo frames (model and pair).
 
 A stage's key is a hash of the configuration fields it READS and of its INPUTS' keys, so a
 changed field reruns exactly the stages that read it and those that depend on them.
@@ -14,11 +15,11 @@ changed field reruns exactly the stages that read it and those that depend on th
 
 from __future__ import annotations
 
-from . import analysis, compare, cost, labels, mc, train
+from . import analysis, compare, cost, labels, mc, pair_mc, train
 from .base import ConfigView, StageInput, TrainedModel, UndeclaredFieldError, stage_key
 from .runner import KEY_FILE, StageOutcome, StageRunner, cpu_seconds, process_rank
 
-MODULES = (labels, train, cost, mc, compare, analysis)
+MODULES = (labels, train, cost, mc, pair_mc, compare, analysis)
 STAGES = tuple(module.NAME for module in MODULES)
 BY_NAME = {module.NAME: module for module in MODULES}
 

@@ -1,6 +1,8 @@
-"""Stage 6, analysis: g(r) and S(q) at the lowest temperature, the Voronoi <0,0,12,0>
+"""Stage 7, analysis: g(r) and S(q) at the lowest temperature, the Voronoi <0,0,12,0>
 fraction and the pentagonal share of Voronoi faces against temperature, all against random
-configurations of the same N and box; plots. Units: nm, 1/nm; temperatures in kT."""
+configurations of the same N and box, for the model-driven run and (order only) the
+pair-driven one, with block errors of the pentagonal shares; plots. Units: nm, 1/nm;
+temperatures in kT."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from .helpers import half_box, pentagonal_face_fraction, plain, random_melts, re
 
 NAME = "analysis"
 TITLE = "structure analysis"
-INPUTS = ("mc",)
+INPUTS = ("mc", "pair_mc")
 READS = (
     "seed",
     "design",
@@ -32,6 +34,7 @@ PLOTS = (
     "exchange_acceptance.png",
 )
 SEED_OFFSET = 3  # the random references' seed is config.seed + SEED_OFFSET
+BLOCKS = 5  # blocks of consecutive frames for the pentagonal shares' standard errors
 
 
 def _frames_per_temperature(mc_folder: Path, count: int, after_sweep: int) -> list[list]:
@@ -44,22 +47,38 @@ def _frames_per_temperature(mc_folder: Path, count: int, after_sweep: int) -> li
     return frames
 
 
-def _voronoi_order(frames: list, progress: bool) -> tuple[list, list]:
-    """Mean <0,0,12,0> fraction and pentagonal face share of each list of frames."""
+def _voronoi_order(frames: list, progress: bool, what: str) -> tuple[list, list, list]:
+    """Per temperature: mean <0,0,12,0> fraction, mean pentagonal face share and the
+    share's block standard error (None with fewer than two frames) of lists of frames."""
     from tqdm.auto import tqdm
 
     from pgnfast.analysis import voronoi_indices
+    from pgnfast.analysis.statistics import block_average
 
-    fractions, pentagons = [], []
-    for frames_at_t in tqdm(frames, desc="voronoi", unit="T", disable=not progress):
+    fractions, pentagons, errors = [], [], []
+    for frames_at_t in tqdm(frames, desc=f"voronoi ({what})", unit="T", disable=not progress):
         cells = [voronoi_indices(f.positions, f.cell[:]) for f in frames_at_t]
-        fractions.append(np.mean([v.icosahedral_fraction for v in cells]))
-        pentagons.append(np.mean([pentagonal_face_fraction(v) for v in cells]))
-    return fractions, pentagons
+        shares = block_average([pentagonal_face_fraction(v) for v in cells], BLOCKS)
+        fractions.append(float(np.mean([v.icosahedral_fraction for v in cells])))
+        pentagons.append(float(shares.mean))
+        errors.append(float(shares.stderr) if shares.blocks > 1 else None)
+    return fractions, pentagons, errors
+
+
+def _model_minus_pair(model: tuple, pair: tuple) -> dict:
+    """Pentagonal share, model minus pair, per temperature, and its noise: the two block
+    errors added in quadrature (None where either is unknown)."""
+    (_, shares, errors), (_, pair_shares, pair_errors) = model, pair
+    noise = [
+        None if a is None or b is None else float(np.hypot(a, b))
+        for a, b in zip(errors, pair_errors)
+    ]
+    return {"difference": [a - b for a, b in zip(shares, pair_shares)], "noise": noise}
 
 
 def run(config, folder: Path, inputs: dict) -> dict:
-    """Structure of the Monte Carlo frames and of random references; the four plots."""
+    """Structure of the Monte Carlo frames (order also of the pair-driven run's) and of
+    random references; the four plots."""
     from pgnfast.analysis import radial_distribution, structure_factor, voronoi_indices
 
     from .. import plots
@@ -72,7 +91,12 @@ def run(config, folder: Path, inputs: dict) -> dict:
     cell = np.asarray(frames[0][0].cell[:])
     n = len(frames[0][0])
     reference = random_melts(config, n, sizes.random_references, SEED_OFFSET)
-    fractions, pentagons = _voronoi_order(frames, config.progress)
+    model_order = _voronoi_order(frames, config.progress, "model")
+    fractions, pentagons, pentagon_errors = model_order
+    pair_frames = _frames_per_temperature(
+        inputs["pair_mc"].folder, len(temperatures), config.mc.equilibration_sweeps
+    )
+    pair_order = _voronoi_order(pair_frames, config.progress, "pair")
     reference_cells = [voronoi_indices(a.positions, a.cell[:]) for a in reference]
     random_fraction = float(np.mean([v.icosahedral_fraction for v in reference_cells]))
     random_pentagons = float(np.mean([pentagonal_face_fraction(v) for v in reference_cells]))
@@ -98,6 +122,8 @@ def run(config, folder: Path, inputs: dict) -> dict:
         temperatures,
         (fractions, random_fraction),
         (pentagons, random_pentagons),
+        pentagon_errors=pentagon_errors,
+        pair=pair_order,
     )
     plots.plot_acceptance(
         folder / "exchange_acceptance.png", temperatures, mc["swap_acceptance"], mc["acceptance"]
@@ -114,6 +140,15 @@ def run(config, folder: Path, inputs: dict) -> dict:
             "pentagonal_face_fraction": pentagons,
             "pentagonal_face_fraction_lowest_T": float(pentagons[0]),
             "pentagonal_face_fraction_random": random_pentagons,
+            "pentagonal_face_fraction_stderr": pentagon_errors,
+            "pentagonal_blocks": BLOCKS,
+            "pair_model": {
+                "frames_per_temperature": len(pair_frames[0]),
+                "icosahedral_fraction": pair_order[0],
+                "pentagonal_face_fraction": pair_order[1],
+                "pentagonal_face_fraction_stderr": pair_order[2],
+            },
+            "pentagonal_model_minus_pair": _model_minus_pair(model_order, pair_order),
             "gr_first_peak_nm": float(r[peak]),
             "gr_first_peak_height": float(g[peak]),
             "sq_peak_per_nm": float(q[s_peak]),

@@ -1,4 +1,4 @@
-"""Stage 5, compare: at the DFT's N and one temperature, the same start, seed and step
+"""Stage 6, compare: at the DFT's N and one temperature, the same start, seed and step
 size driven by the DFT, by the model, and by the model with another seed (sampling noise):
 mean absolute g(r) differences (in analysis.rdf_bins bins) and the model's energy error on
 the DFT-driven frames. Units: nm, kT."""

@@ -32,10 +32,18 @@ SEED_OFFSET = 1  # the random start's seed is config.seed + SEED_OFFSET
 
 def run(config, folder: Path, inputs: dict) -> dict:
     """Run (or continue) the replicas to config.mc.sweeps sweeps; the engine's summary."""
+    potential = inputs["train"].potential(config.device, core_exclusion_for=config.pgn_design())
+    return run_tempering(config, folder, potential)
+
+
+def run_tempering(config, folder: Path, potential) -> dict:
+    """Parallel tempering of the mc section's sizes (N, ladder, sweeps, equilibration, seed,
+    random start, single-particle moves) driven by `potential`, checkpointed in `folder`
+    and resumed from it; the engine's summary. `config` must show the fields in READS and
+    "progress". Every potential run this way starts from the same configuration."""
     from pgnfast.mc import JsonLinesLog, ParallelTempering, TrajectoryWriter
 
     sizes = config.mc
-    potential = inputs["train"].potential(config.device, core_exclusion_for=config.pgn_design())
 
     def start():
         (melt,) = random_melts(config, sizes.n_particles, 1, SEED_OFFSET)
