@@ -236,7 +236,8 @@ def main(argv=None):
         "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
         "device": f"cpu ({platform.processor() or platform.machine()}), 1 thread",
         "load_average": os.getloadavg(),
-        "note": "shared, loaded machine (load average above): timings are upper bounds",
+        "note": "load average at the end above (this benchmark counts 1); on a shared, "
+        "loaded machine the timings are upper bounds",
         "finite_difference_step_angstrom": STEP,
         "positions": "perfect fcc at the exact a0 with 0.02 A Gaussian jitter (seed 0)",
         "hessian": rows,

@@ -149,7 +149,7 @@ def run(args) -> int:
     design = PGNDesign.from_yaml(args.design)
     folder = Path(args.runs) / args.name
     settings = {key: getattr(args, key) for key in RUN_KEYS} | {"design": design.to_dict()}
-    settings["potential"] = args.potential
+    settings["potential"] = portable(args.potential)
     record_path = folder / "run.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     if record:
@@ -357,6 +357,11 @@ def analyze(args) -> int:
     return 0
 
 
+def portable(word: str) -> str:
+    """A command-line word as recorded: an absolute path (this machine's) becomes its name."""
+    return Path(word).name if os.path.isabs(word) else word
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -398,7 +403,7 @@ def main(argv=None) -> int:
         sub.add_argument("--threads", type=int, default=1)
         sub.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    words = sys.argv[1:] if argv is None else argv
+    words = [portable(word) for word in (sys.argv[1:] if argv is None else argv)]
     args.command_line = " ".join(["python", "benchmarks/pgn_structure.py", *words])
     try:
         return run(args) if args.command == "run" else analyze(args)
