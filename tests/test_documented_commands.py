@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from pgnfast.cli import COMMANDS, main
+from pgnfast.nn.io import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -72,6 +73,8 @@ COVERED = {
     "train.yaml": "test_label_train_and_neighbors",
     "accuracy.yaml": "test_accuracy_and_finetune",
     "accuracy_finetune.yaml": "test_accuracy_and_finetune",
+    "design_bidisperse.yaml": "test_bidisperse_accuracy",
+    "accuracy_bidisperse.yaml": "test_bidisperse_accuracy",
     "study.yaml": "test_hyperparameter_study",
     "mc.yaml": "test_monte_carlo",
     "mc_hybrid.yaml": "test_monte_carlo",
@@ -107,6 +110,17 @@ def test_accuracy_and_finetune(labeled):
     tiny = {"split": TINY_SPLIT, "max_epochs": 1}
     assert main(["train", shrunk("accuracy.yaml", tiny), "--no-progress"]) == 0
     assert main(["train", shrunk("accuracy_finetune.yaml", tiny), "--no-progress"]) == 0
+
+
+def test_bidisperse_accuracy(newcomer):
+    """The structure study's labels and accurate model (docs/study.md, part 3), shrunk."""
+    args = ["label", "--design", "examples/design_bidisperse.yaml", "--n-particles", "64"]
+    args += ["--n-configs", "10", "--workers", "1", "--seed", "11"]
+    assert main([*args, "--out", "data/pgn_bidisperse_n64_seed11"]) == 0
+    tiny = {"split": TINY_SPLIT, "max_epochs": 1}
+    assert main(["train", shrunk("accuracy_bidisperse.yaml", tiny), "--no-progress"]) == 0
+    model = load_model("runs/accuracy_bidisperse_n64/best_model.pt", units="pgn")
+    assert model.num_types == 2
 
 
 def test_hyperparameter_study(labeled):

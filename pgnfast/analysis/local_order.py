@@ -25,6 +25,7 @@ from .statistics import block_average
 from .structure import (
     _freud_box,
     _wrapped,
+    half_box,
     radial_distribution,
     steinhardt,
     structure_factor,
@@ -100,8 +101,6 @@ def frame_structure(positions, cell, settings: OrderSettings | None = None) -> d
     the threshold), q6_mean, w6_histogram and bond_angle_histogram (densities on the
     settings' edges), g (g(r)), s (binned S(q)), s_low_q (the low-q shells) and
     s_q_to_zero (their mean)."""
-    from pgnfast.systems.pgn.stages.helpers import half_box, pentagonal_face_fraction
-
     settings = settings or OrderSettings()
     positions = np.asarray(positions, dtype=np.float64)
     voronoi = voronoi_indices(positions, cell)
@@ -116,7 +115,7 @@ def frame_structure(positions, cell, settings: OrderSettings | None = None) -> d
     angles = bond_angles(positions, cell, settings.num_neighbors)
     return {
         "icosahedral_fraction": voronoi.icosahedral_fraction,
-        "pentagonal_face_fraction": pentagonal_face_fraction(voronoi),
+        "pentagonal_face_fraction": voronoi.pentagonal_face_fraction,
         "w6_mean": float(np.mean(w6)),
         "w6_icosahedral_share": float(np.mean(w6 < settings.w6_threshold)),
         "q6_mean": float(np.mean(q6)),
@@ -132,8 +131,6 @@ def frame_structure(positions, cell, settings: OrderSettings | None = None) -> d
 def structure_axes(cell, settings: OrderSettings | None = None) -> dict:
     """The x axes of `frame_structure`'s arrays: w6 and bond-angle bin centres, r (nm),
     q (1/nm, binned S(q)) and q_low (1/nm, the low-q shells)."""
-    from pgnfast.systems.pgn.stages.helpers import half_box
-
     settings = settings or OrderSettings()
     r_max = settings.r_max or half_box(cell)
     r_edges = np.linspace(0.0, r_max, settings.rdf_bins + 1)

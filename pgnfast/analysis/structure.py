@@ -26,6 +26,13 @@ def _wrapped(box, positions) -> np.ndarray:
     return box.wrap(np.asarray(positions, dtype=np.float64))
 
 
+def half_box(cell) -> float:
+    """The largest g(r) range of a periodic cell (nm): just under half its narrowest width."""
+    from pgnfast.geometry import face_widths
+
+    return 0.5 * float(np.min(face_widths(np.asarray(cell, dtype=np.float64)))) * 0.999
+
+
 def radial_distribution(positions, cell, r_max: float, bins: int = 100):
     """g(r) averaged over frames: (r bin centres (bins,) nm, g (bins,)). freud.density.RDF."""
     import freud
@@ -136,6 +143,13 @@ class VoronoiIndices:
     @property
     def icosahedral_fraction(self) -> float:
         return float(np.mean(self.icosahedral))
+
+    @property
+    def pentagonal_face_fraction(self) -> float:
+        """Share of faces that are pentagons, n5 / (n3 + n4 + n5 + n6): fivefold local
+        symmetry, 1 for an icosahedron; continuous where exact <0,0,12,0> cells are rare."""
+        faces = self.indices.sum()
+        return float(self.indices[:, 2].sum() / faces) if faces else 0.0
 
     def most_common(self, count: int = 10) -> list[tuple[tuple[int, ...], float]]:
         """The `count` most frequent indices with their fractions."""

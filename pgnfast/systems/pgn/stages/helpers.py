@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pgnfast.analysis.structure import half_box  # noqa: F401  (the stages import it from here)
+
 
 def plain(value):
     """JSON-able copy of nested results (numpy scalars and arrays to Python)."""
@@ -58,10 +60,8 @@ def read_trajectory(path, after_sweep: int = -1) -> list:
 
 
 def pentagonal_face_fraction(voronoi) -> float:
-    """Share of Voronoi faces that are pentagons (n5 / (n3 + n4 + n5 + n6)): fivefold local
-    symmetry, 1 for an icosahedron; continuous where exact <0,0,12,0> cells are rare."""
-    faces = voronoi.indices.sum()
-    return float(voronoi.indices[:, 2].sum() / faces) if faces else 0.0
+    """Share of Voronoi faces that are pentagons (`VoronoiIndices.pentagonal_face_fraction`)."""
+    return voronoi.pentagonal_face_fraction
 
 
 def frame_energy(atoms) -> float:
@@ -81,13 +81,6 @@ def geometric_ladder(t_min: float, t_max: float, count: int) -> np.ndarray:
 def mean_abs_difference(a, b) -> float:
     """Mean |a - b| over bins (g(r) differences: dimensionless)."""
     return float(np.mean(np.abs(np.asarray(a) - np.asarray(b))))
-
-
-def half_box(cell) -> float:
-    """The largest g(r) range of a periodic cell (nm): just under half its narrowest width."""
-    from pgnfast.mc.cells import face_widths
-
-    return 0.5 * float(np.min(face_widths(np.asarray(cell)))) * 0.999
 
 
 def random_melts(config, n_particles: int, count: int, seed_offset: int) -> list:
