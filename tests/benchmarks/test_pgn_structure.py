@@ -80,6 +80,17 @@ def test_run_resume_and_analyze(tmp_path, test_seed, capsys):
     assert reference["random"]["frames"] == 2
 
 
+def _tiny_run(script, name: str, potential, tmp_path, sweeps: int) -> dict:
+    """`run NAME` of 32 cores, 2 replicas, `sweeps` sweeps; its run.json record."""
+    code = script.main(
+        ["run", name, "--potential", str(potential), "--design", str(DESIGN), "--n", "32",
+         "--t-min", "1", "--t-max", "2", "--replicas", "2", "--sweeps", str(sweeps),
+         "--equilibration", "1", "--runs", str(tmp_path / "runs"), "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    return json.loads((tmp_path / "runs" / name / "run.json").read_text())
+
+
 def test_run_with_a_model_file_adds_the_core_exclusion(tmp_path):
     from pgnfast.dft.core_exclusion import CoreExclusion
     from pgnfast.dft.design import PGNDesign
@@ -92,13 +103,7 @@ def test_run_with_a_model_file_adds_the_core_exclusion(tmp_path):
     design = PGNDesign.from_yaml(DESIGN)
     potential = script.load_potential(str(model_path), design)
     assert isinstance(potential, CoreExclusion) and potential.receptive_field == 36.0
-    code = script.main(
-        ["run", "model", "--potential", str(model_path), "--design", str(DESIGN), "--n", "32",
-         "--t-min", "1", "--t-max", "2", "--replicas", "2", "--sweeps", "2",
-         "--equilibration", "1", "--runs", str(tmp_path / "runs"), "--no-progress"]
-    )  # fmt: skip
-    assert code == 0
-    record = json.loads((tmp_path / "runs" / "model" / "run.json").read_text())
+    record = _tiny_run(script, "model", model_path, tmp_path, sweeps=2)
     assert record["sweeps_done"] == 2 and np.all(np.isfinite(record["summary"]["mean_energy"]))
     assert script.main(["run", "x", "--potential", str(tmp_path / "missing.table"),
                         "--design", str(DESIGN), "--t-min", "1", "--t-max", "2",
@@ -113,13 +118,7 @@ def test_run_with_a_tabulated_pair_file(tmp_path):
     r = np.linspace(12.0, 30.0, 10)
     repulsion = 2.0 * np.exp(-(r - 12.0) / 4.0)  # kT/nm, one row per type pair (0,0) (0,1) (1,1)
     TabulatedPair.uniform(12.0, 30.0, [repulsion, 0.8 * repulsion, 0.6 * repulsion]).save(table)
-    code = script.main(
-        ["run", "pair", "--potential", str(table), "--design", str(DESIGN), "--n", "32",
-         "--t-min", "1", "--t-max", "2", "--replicas", "2", "--sweeps", "3",
-         "--equilibration", "1", "--runs", str(tmp_path / "runs"), "--no-progress"]
-    )  # fmt: skip
-    assert code == 0
-    record = json.loads((tmp_path / "runs" / "pair" / "run.json").read_text())
+    record = _tiny_run(script, "pair", table, tmp_path, sweeps=3)
     assert record["sweeps_done"] == 3 and np.all(np.isfinite(record["summary"]["mean_energy"]))
     table.write_text("{}")
     assert script.main(["run", "pair2", "--potential", str(table), "--design", str(DESIGN),

@@ -303,18 +303,20 @@ def test_rerun_reuses_every_stage_with_the_same_numbers(tiny_run):
     assert again["timings"]["this_run_wall_s"] < first["timings"]["this_run_wall_s"]
 
 
-def test_interrupted_run_resumes_to_the_same_numbers(tiny_run, monkeypatch):
-    """Labels kept on disk are not relabeled; a Monte Carlo run killed after a checkpoint
-    continues from it and ends exactly where the uninterrupted run ended."""
-    config, out, first = tiny_run
+def _unfinish(config, out, stages, emptied: str) -> None:
+    """As if `stages` never finished, with the `emptied` stage's folder fresh but keyed."""
     records = json.loads((out / "stages.json").read_text())
-    for stage in ("labels", "mc", "analysis"):
-        records.pop(stage)  # as if these stages never finished
+    for stage in stages:
+        records.pop(stage)
     (out / "stages.json").write_text(json.dumps(records))
-    shutil.rmtree(out / "mc")
-    (out / "mc").mkdir()
-    (out / "mc" / ".stage_key").write_text(Pipeline(config, out).keys()["mc"])
+    shutil.rmtree(out / emptied)
+    (out / emptied).mkdir()
+    (out / emptied / ".stage_key").write_text(Pipeline(config, out).keys()[emptied])
 
+
+def _die_after_two_sweeps(monkeypatch):
+    """Make every Monte Carlo run raise KeyboardInterrupt at its third sweep; returns the
+    original sweep, to put back."""
     from pgnfast.mc import ParallelTempering
 
     original = ParallelTempering._sweep
@@ -327,6 +329,17 @@ def test_interrupted_run_resumes_to_the_same_numbers(tiny_run, monkeypatch):
         original(self)
 
     monkeypatch.setattr(ParallelTempering, "_sweep", sweep_then_die)
+    return original
+
+
+def test_interrupted_run_resumes_to_the_same_numbers(tiny_run, monkeypatch):
+    """Labels kept on disk are not relabeled; a Monte Carlo run killed after a checkpoint
+    continues from it and ends exactly where the uninterrupted run ended."""
+    config, out, first = tiny_run
+    _unfinish(config, out, ("labels", "mc", "analysis"), emptied="mc")
+    from pgnfast.mc import ParallelTempering
+
+    original = _die_after_two_sweeps(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(config, out)
     assert (out / "mc" / "checkpoint.npz").exists()
@@ -358,27 +371,12 @@ def test_interrupted_pair_stage_resumes_from_its_files(tiny_run, monkeypatch):
     """A pair run killed after a checkpoint reads its fitted potential back and continues
     to the uninterrupted run's numbers."""
     config, out, first = tiny_run
-    records = json.loads((out / "stages.json").read_text())
-    for stage in ("pair_mc", "analysis"):
-        records.pop(stage)
-    (out / "stages.json").write_text(json.dumps(records))
-    shutil.rmtree(out / "pair_mc")
-    (out / "pair_mc").mkdir()
-    (out / "pair_mc" / ".stage_key").write_text(Pipeline(config, out).keys()["pair_mc"])
+    _unfinish(config, out, ("pair_mc", "analysis"), emptied="pair_mc")
 
     from pgnfast.mc import ParallelTempering
     from pgnfast.systems.pgn import pair_fit
 
-    original = ParallelTempering._sweep
-    calls = {"n": 0}
-
-    def sweep_then_die(self):
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise KeyboardInterrupt("simulated kill")
-        original(self)
-
-    monkeypatch.setattr(ParallelTempering, "_sweep", sweep_then_die)
+    original = _die_after_two_sweeps(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(config, out)
     assert (out / "pair_mc" / "checkpoint.npz").exists()
