@@ -33,6 +33,9 @@ DEFAULT_METHOD = "newton"
 ANDERSON_MEMORY = 8
 MAX_ITERATIONS = 5000
 NEWTON_DENSE_LIMIT = 2048
+# Largest Newton step, kT per particle: for small chain sizes the territories are hard, the
+# Hessian nearly singular, and an uncapped step overflows exp(psi).
+NEWTON_MAX_STEP_KT = 50.0
 # Voxel sums are split into this many chunks whatever the thread count (Hessian: fewer,
 # it is N x N per chunk), so a label is bit-identical on 1 or 16 threads, any executor.
 VOXEL_CHUNKS = 64

@@ -199,12 +199,23 @@ def _newton(dual: _Dual, psi, start, tol, max_iterations):
             dual.offsets, dual.idx, dual.weight, dual.avail_dv, np.exp(psi), threads, partial
         )
         lap += np.mean(np.diag(lap)) / n  # lifts the gauge (constant) null vector
-        step = np.linalg.solve(lap, dual.omega - filled)
+        try:
+            step = np.linalg.solve(lap, dual.omega - filled)
+        except np.linalg.LinAlgError:  # a particle shares no voxel within the truncation
+            return psi, err, it
+        # hard territories (small R) leave the Hessian nearly singular: cap the step in kT
+        step *= min(1.0, config.NEWTON_MAX_STEP_KT / max(float(np.abs(step).max()), 1e-300))
         t = 1.0
         while True:
             trial = _gauge(psi + t * step)
-            trial_filled, trial_value = dual.evaluate(trial)
-            if trial_value >= g_value - 1e-13 * abs(g_value) or t < 1e-4:
+            with np.errstate(over="ignore", invalid="ignore"):
+                trial_filled, trial_value = dual.evaluate(trial)
+            usable = np.isfinite(trial_value) and np.isfinite(trial_filled).all()
+            if usable and trial_value >= g_value - 1e-13 * abs(g_value):
+                break
+            if t < 1e-4:
+                if not usable:  # exp(psi) overflows along the whole step: stop here
+                    return psi, err, it
                 break
             t *= 0.5
         psi, filled, g_value = trial, trial_filled, trial_value

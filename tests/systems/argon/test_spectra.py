@@ -140,7 +140,7 @@ def test_md_spectra_of_a_tiny_crystal_with_resume(rng, tmp_path, monkeypatch):
         temperatures=(10.0,),
         n_cells=2,
         equilibration_steps=100,
-        production_steps=800,
+        production_steps=2400,  # 800 left the X longitudinal peak 0.11 THz off for some seeds
         sample_every=2,
         window_size=300,
         window_step=20,
