@@ -30,6 +30,9 @@ MODEL_KEYS = (*MODEL_DEFAULTS, "r_max", "avg_num_neighbors", "backend")
 DTYPES = ("float32", "float64")
 
 
+VALIDATION_CRITERIA = ("loss", "pearson_r")
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs (units: those of the data, `units`; PGN: nm, kT).
@@ -69,7 +72,12 @@ class TrainConfig:
     subgraphs per step); it needs energy_weight = force_weight = 0. split_key: the name of
     a frame info field holding each frame's split ("train", "validation", "test"; other
     values leave the frame out), used instead of the random `split` (the glass data's
-    `split`, written by `pgnfast glass convert`).
+    `split`, written by `pgnfast glass convert`). validation_criterion: "loss" (default: the
+    training loss on the validation split) or, with per-atom targets, "pearson_r": 1 - the
+    loss-weighted mean over targets of the mean over validation structures of the Pearson r,
+    so the best model, the learning-rate plateaus and early stopping follow the ranking of
+    atoms inside each structure and ignore offsets between structures (history and metrics
+    still call it the validation loss).
 
     Charges (`pgnfast.train.models`): model.kind "nequip" (default) or "nequip_lr"
     (NequIP-LR, atomistic units; keys charge_layers, energy_layers, solver, periodic_method,
@@ -117,6 +125,7 @@ class TrainConfig:
     per_atom_targets: dict = field(default_factory=dict)
     subgraph_centres: int | None = None
     split_key: str | None = None
+    validation_criterion: str = "loss"
     charge_weight: float = 0.0
     charges_key: str = "charges"
 
@@ -236,6 +245,18 @@ class TrainConfig:
             raise InputError(
                 "every loss weight is 0 (per_atom_targets, energy_weight, force_weight): "
                 "nothing to train"
+            )
+        if self.validation_criterion not in VALIDATION_CRITERIA:
+            raise InputError(
+                f"validation_criterion must be one of {list(VALIDATION_CRITERIA)}, got "
+                f"{self.validation_criterion!r}"
+            )
+        if self.validation_criterion == "pearson_r" and not any(
+            float(w) > 0 for w in targets.values()
+        ):
+            raise InputError(
+                "validation_criterion: pearson_r needs a per-atom target of positive weight "
+                "(it scores per-atom predictions)"
             )
         if self.split_key is not None and (
             not isinstance(self.split_key, str) or not self.split_key

@@ -13,7 +13,8 @@
   sets of K centre atoms of one structure with the subgraph of their receptive field
   (`subgraph.py`; every atom of every train structure is a centre once per epoch, the
   order drawn from (seed, epoch)), the loss on the centres only;
-- validation loss: the same loss on every atom of the validation structures (full graphs);
+- validation loss: the same loss on every atom of the validation structures (full graphs),
+  or with validation_criterion = "pearson_r", 1 - the mean per-structure Pearson r;
 - metrics.json: per split and target, Pearson r, RMSE and MAE (label units) pooled over all
   atoms, per structure and their mean (`metrics.per_atom_metrics`); parity_<target>.png.
 """
@@ -40,7 +41,7 @@ from .data import (
 )
 from .fit import _write_json, build_model, training_device
 from .loop import Distributed, run_training
-from .metrics import per_atom_loss, per_atom_metrics
+from .metrics import pearson_r, per_atom_loss, per_atom_metrics
 from .subgraph import StructureGraph, concatenate
 
 
@@ -158,7 +159,21 @@ class PerAtomTask:
     def validation_loss(self, model) -> float:
         if not self.validation:
             return float("nan")
+        if self.config.validation_criterion == "pearson_r":
+            return one_minus_pearson_r(self.config, model, self.validation, self.validation_graphs)
         return evaluate_loss(self.config, model, self.validation, self.validation_graphs)
+
+
+def one_minus_pearson_r(config, model, samples, graphs) -> float:
+    """1 - the loss-weighted mean over targets of the mean over `samples` of each structure's
+    Pearson r (full graphs): in [0, 2], NaN when a structure's r is undefined."""
+    predictions = predict_per_atom(model, graphs)
+    weights = {name: float(w) for name, w in config.per_atom_targets.items() if w > 0}
+    score = 0.0
+    for name, weight in weights.items():
+        r = [pearson_r(p[name], s.per_atom[name]) for p, s in zip(predictions, samples)]
+        score += weight * float(np.mean(r))
+    return 1.0 - score / sum(weights.values())
 
 
 def evaluate_loss(config, model, samples, graphs) -> float:

@@ -118,7 +118,9 @@ def test_ase_calculator_matches_model(tmp_path, model64):
     for source in (model64, tmp_path / "m.pt"):
         atoms.calc = PGNCalculator(source)
         out = model64(build_graph([(pos, cell, types, True)], model64.r_max), compute_stress=True)
-        assert atoms.get_potential_energy() == pytest.approx(float(out["energy"][0]), abs=1e-12)
+        assert atoms.get_potential_energy() == pytest.approx(
+            float(out["energy"][0].detach()), abs=1e-12
+        )
         np.testing.assert_allclose(atoms.get_forces(), out["forces"].detach().numpy(), atol=1e-12)
         np.testing.assert_allclose(
             atoms.calc.get_property("energies"), out["energies"].detach().numpy(), atol=1e-12

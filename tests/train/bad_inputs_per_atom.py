@@ -180,3 +180,23 @@ def per_atom_subgraph_bad_centre(rng, tmp_path):
     atoms = glass_atoms(rng, 2)
     graph = build_graph([(atoms.positions, atoms.cell[:], atoms.arrays["type"], True)], 3.0)
     StructureGraph(graph).subgraph(np.array([0, 8]), 2)
+
+
+@bad_input(
+    "pgnfast.train.TrainConfig.from_dict",
+    "validation_criterion other than loss or pearson_r",
+    InputError,
+    r"validation_criterion must be one of \['loss', 'pearson_r'\], got 'r2'",
+)
+def unknown_validation_criterion(rng, tmp_path):
+    _config(validation_criterion="r2")
+
+
+@bad_input(
+    "pgnfast.train.TrainConfig.from_dict",
+    "validation_criterion pearson_r without a per-atom target of positive weight",
+    InputError,
+    r"validation_criterion: pearson_r needs a per-atom target of positive weight",
+)
+def pearson_criterion_without_targets(rng, tmp_path):
+    _config(per_atom_targets={"barrier": 0.0}, energy_weight=1.0, validation_criterion="pearson_r")

@@ -156,6 +156,27 @@ def test_subgraph_training_learns_too(glasses, tmp_path):
     assert metrics["validation"]["per_atom"]["barrier"]["pooled"]["pearson_r"] > 0.7
 
 
+def test_pearson_criterion_selects_by_per_structure_r(glasses, tmp_path):
+    """validation_criterion: pearson_r scores each epoch by 1 - mean per-structure r (blind
+    to offsets between structures); the best model's score is that of the saved model."""
+    frames = read_extxyz(glasses)
+    for atoms in frames[4:]:  # a validation offset the loss would see and r must not
+        atoms.arrays["barrier"] = atoms.arrays["barrier"] + 5.0
+    from pgnfast.data import write_extxyz
+
+    data = write_extxyz(tmp_path / "shifted.extxyz", frames)
+    values = _config(data, tmp_path / "r", max_epochs=6, dtype="float64")
+    by_r = fit({**values, "validation_criterion": "pearson_r"})
+    by_loss = fit({**values, "run_dir": str(tmp_path / "loss")})
+    best = by_r["validation"]["per_atom"]["barrier"]["mean_over_structures"]["pearson_r"]
+    assert by_r["best_validation_loss"] == pytest.approx(1.0 - best, abs=1e-9)
+    history = json.loads((tmp_path / "r" / "history.json").read_text())
+    scores = [row["validation_loss"] for row in history]
+    assert all(0.0 <= score <= 2.0 for score in scores)
+    assert by_r["best_validation_loss"] == pytest.approx(min(scores), abs=1e-12)
+    assert by_loss["best_validation_loss"] > 10.0  # (5 eV / label std)^2 dominates the loss
+
+
 @pytest.mark.parametrize("centres", [None, 5])
 def test_resume_after_kill_repeats_the_run(glasses, tmp_path, centres):
     values = _config(
