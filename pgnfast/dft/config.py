@@ -37,7 +37,8 @@ NEWTON_DENSE_LIMIT = 2048
 # Hessian nearly singular, and an uncapped step overflows exp(psi).
 NEWTON_MAX_STEP_KT = 50.0
 # Voxel sums are split into this many chunks whatever the thread count (Hessian: fewer,
-# it is N x N per chunk), so a label is bit-identical on 1 or 16 threads, any executor.
+# it is N x N per chunk), so a label is bit-identical on 1 or 16 threads, any executor
+# (the solver also runs its dense linear algebra on one BLAS thread).
 VOXEL_CHUNKS = 64
 HESSIAN_CHUNKS = 4
 

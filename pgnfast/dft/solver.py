@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from pgnfast.geometry import face_widths
 
@@ -115,6 +116,9 @@ def _contacts(pos, box, radius, frac, widths):
 
 
 # --------------------------------------------------------------------------- dual solvers
+_BLAS = ThreadpoolController()  # a solve runs on one BLAS thread: the same bits anywhere
+
+
 class _Dual:
     """The concave dual G(psi) of one configuration, evaluated by the sweep kernel."""
 
@@ -249,6 +253,36 @@ def solve(
     pgnfast.errors.InputError; CoreOverlapError for overlapping cores) for bad input and
     NotConverged (with .result) unless allow_unconverged=True.
     """
+    with _BLAS.limit(limits=1, user_api="blas"):  # BLAS sums in thread-dependent order
+        return _solve(
+            positions,
+            cell,
+            design,
+            types=types,
+            spacing=spacing,
+            tol=tol,
+            warm_start=warm_start,
+            method=method,
+            check_reach=check_reach,
+            allow_unconverged=allow_unconverged,
+            max_iterations=max_iterations,
+        )
+
+
+def _solve(
+    positions,
+    cell,
+    design,
+    *,
+    types,
+    spacing,
+    tol,
+    warm_start,
+    method,
+    check_reach,
+    allow_unconverged,
+    max_iterations,
+) -> DFTResult:
     clock = {"start": time.perf_counter()}
     pos, box, kinds, h, tol = check_inputs(positions, cell, design, types, spacing, tol)
     method, limit = check_settings(method, max_iterations)
