@@ -105,7 +105,8 @@ def main(argv=None) -> int:
             args.model, units=ATOMISTIC, type_names=TYPE_NAMES, per_atom_targets=(args.target,)
         )
         positions, cell, types = read_frame(args.glass)
-        source = {"model": str(args.model), "glass": str(args.glass)}
+        # the files are the user's: record their names, not where they lie
+        source = {"model": Path(args.model).name, "glass": Path(args.glass).name}
     progress = not args.no_progress
     start = time.perf_counter()
     result = explain_glass(

@@ -24,6 +24,7 @@ CHECKPOINT_VERSION = 1
 # configuration keys a resumed run may change: limits the run is continued under, the
 # schedule's reaction (read from the config on resume) and how the run is executed
 RESUME_MAY_CHANGE = (
+    "data",  # where the frames are; their content is checked by the data fingerprint
     "max_epochs",
     "max_wall_time",
     "lr_patience",

@@ -35,9 +35,18 @@ def test_checkpoints_load_with_weights_only_and_resume_in_a_moved_run_dir(
 ):
     values = interrupted_run(rng, tmp_path, max_epochs=2)
     seen = torch_load_calls
-    # the run folder moved, progress and threads changed, the epoch limit raised: allowed
+    # the run folder and the data moved (same frames: same fingerprint), progress and
+    # threads changed, the epoch limit raised: allowed
     shutil.copytree(tmp_path / "run", tmp_path / "moved")
-    changed = {**values, "run_dir": str(tmp_path / "moved"), "num_threads": 1, "max_epochs": 3}
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(values["data"], tmp_path / "elsewhere" / "data.extxyz")
+    changed = {
+        **values,
+        "data": str(tmp_path / "elsewhere" / "data.extxyz"),
+        "run_dir": str(tmp_path / "moved"),
+        "num_threads": 1,
+        "max_epochs": 3,
+    }
     metrics = fit(changed, resume=True)
     assert metrics["steps"] == 6 and seen and all(seen)
 
