@@ -167,8 +167,10 @@ def main(argv=None) -> int:
         f"{len(rows)} atoms explained in {explain_seconds:.1f} s, topology in "
         f"{topology_seconds:.1f} s; mean hop important {summary['mean_hop_important']:.2f} vs "
         f"field {summary['mean_hop_field']:.2f}; H1 important {summary['h1_important_mean']:.2f}"
-        f" vs null {summary['h1_null_mean']:.2f} (p = {summary['h1_p_value']:.3g}); "
-        f"results in {args.out}"
+        f" vs uniform null {summary['h1_null_mean']:.2f} (p = {summary['h1_p_value']:.3g}) and "
+        f"locality-matched null {summary['h1_null_matched_mean']:.2f} (p more "
+        f"{summary['h1_p_value_matched']:.3g}, p fewer {summary['h1_p_value_matched_fewer']:.3g});"
+        f" results in {args.out}"
     )
     return 0
 

@@ -66,7 +66,9 @@ class OrderSettings:
 def neighbor_vectors(positions, cell, num_neighbors: int = 12) -> np.ndarray:
     """(N, num_neighbors, 3) nm: vectors from each particle to its nearest neighbours
     (periodic, freud's AABB query), nearest first."""
-    import freud
+    from .._freud import import_freud
+
+    freud = import_freud()
 
     box = _freud_box(cell)
     points = _wrapped(box, positions)

@@ -12,7 +12,9 @@ import numpy as np
 
 
 def _freud_box(cell):
-    import freud
+    from .._freud import import_freud
+
+    freud = import_freud()
 
     return freud.box.Box.from_matrix(np.asarray(cell, dtype=np.float64).T)
 
@@ -35,7 +37,9 @@ def half_box(cell) -> float:
 
 def radial_distribution(positions, cell, r_max: float, bins: int = 100):
     """g(r) averaged over frames: (r bin centres (bins,) nm, g (bins,)). freud.density.RDF."""
-    import freud
+    from .._freud import import_freud
+
+    freud = import_freud()
 
     box = _freud_box(cell)
     rdf = freud.density.RDF(bins=bins, r_max=r_max)
@@ -112,7 +116,9 @@ def steinhardt(
     Returns (per-particle (N,), system-wide float): Q_l, or W_l (normalised W-hat by
     default) with wl=True; average=True gives Lechner-Dellago averaged values.
     """
-    import freud
+    from .._freud import import_freud
+
+    freud = import_freud()
 
     box = _freud_box(cell)
     points = _wrapped(box, positions)
@@ -166,7 +172,9 @@ def voronoi_indices(
     face_threshold: faces smaller than this fraction of their cell's surface area are
     dropped (the usual 1 % rule); tolerance: nm, for deciding a vertex lies on a face.
     """
-    import freud
+    from .._freud import import_freud
+
+    freud = import_freud()
 
     box = _freud_box(cell)
     points = _wrapped(box, positions)

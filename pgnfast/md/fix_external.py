@@ -92,6 +92,10 @@ class _Callback:
             self.error = self.error or error
             f[:] = 0.0
 
+    def register(self) -> None:
+        """Hand this callback to LAMMPS (after the fix and the integrator are defined)."""
+        self.lmp.set_fix_external_callback(FIX_ID, self)
+
 
 def _integrator_fixes(ensemble, temperature, pressure, tdamp_fs, pdamp_fs, seed) -> list[str]:
     if ensemble == "nve":
@@ -196,17 +200,9 @@ def _run(
             masses=masses,
             velocities=velocities,
         )
-        want_virial = ensemble == "npt"
         callback = None
         if field is not None:
-            callback = _Callback(lmp, field, len(atoms), model_types, pbc, want_virial)
-            lmp.commands_list(
-                [
-                    f"fix {FIX_ID} all external pf/callback 1 1",
-                    f"fix_modify {FIX_ID} energy {'yes' if field.has_energy else 'no'} "
-                    f"virial {'yes' if want_virial else 'no'}",
-                ]
-            )
+            callback = add_fix_external(lmp, field, model_types, pbc, virial=ensemble == "npt")
         else:
             lmp.commands_list(pair_commands)
         lmp.commands_list(
@@ -225,7 +221,7 @@ def _run(
                 f"velocity all create {t0!r} {velocity_seed(seed)} mom yes rot no dist gaussian"
             )
         if callback is not None:
-            lmp.set_fix_external_callback(FIX_ID, callback)
+            callback.register()
         masses_per_atom = atoms.get_masses()
         record = {
             key: []
@@ -257,7 +253,7 @@ def _run(
                 record["cells"].append(cell @ rotation.T)
 
         lmp.command("run 0 post no")
-        _raise(callback)
+        check_callback(callback)
         observe(0)
         done, seconds = 0, 0.0
         while done < steps:
@@ -265,7 +261,7 @@ def _run(
             started = time.perf_counter()
             lmp.command(f"run {size} pre no post no")
             seconds += time.perf_counter() - started
-            _raise(callback)
+            check_callback(callback)
             done += size
             observe(done)
         origin, cell = read_box(lmp)
@@ -294,9 +290,41 @@ def _unwrapped(lmp) -> np.ndarray:
     return np.array(values[:nlocal], dtype=np.float64)[np.argsort(ids)]
 
 
-def _raise(callback: _Callback | None) -> None:
+def add_fix_external(lmp, field, types, pbc=(True, True, True), *, virial=False) -> _Callback:
+    """Add ``fix external pf/callback`` driven by `field` (a
+    :func:`pgnfast.md.calculator.as_force_field`) to a LAMMPS instance that holds its atoms
+    (``units metal``, one MPI process); types: the field's (N,) types or None; virial: hand
+    LAMMPS the field's virial (``fix npt``; needs an energy and a stress). Returns the
+    callback: call its ``register()`` once the integrator fixes are set, and
+    :func:`check_callback` after every ``run``."""
+    if virial and not (field.has_energy and field.supports_stress):
+        raise InputError(
+            f"a virial needs a stress, which {field.name} does not provide (a model without "
+            f"an energy has no virial)"
+        )
+    count = int(lmp.get_natoms())
+    callback = _Callback(lmp, field, count, types, tuple(bool(p) for p in pbc), virial)
+    lmp.commands_list(
+        [
+            f"fix {FIX_ID} all external pf/callback 1 1",
+            f"fix_modify {FIX_ID} energy {'yes' if field.has_energy else 'no'} "
+            f"virial {'yes' if virial else 'no'}",
+        ]
+    )
+    return callback
+
+
+def check_callback(callback: _Callback | None) -> None:
+    """Raise the first error the fix external callback met during the last run (ctypes
+    would otherwise swallow it)."""
     if callback is not None and callback.error is not None:
         raise callback.error
 
 
-__all__ = ["ENSEMBLES", "run_fix_external", "run_lammps_native"]
+__all__ = [
+    "ENSEMBLES",
+    "add_fix_external",
+    "check_callback",
+    "run_fix_external",
+    "run_lammps_native",
+]

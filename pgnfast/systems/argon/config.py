@@ -3,8 +3,9 @@
 Sections: ``data`` (:class:`~.data.ArgonDataConfig`), ``models``
 (:class:`~.models.ArgonModelsConfig`), ``phonons`` (:class:`PhononSettings`), ``spectra``
 (:class:`~.spectra.SpectraConfig`), ``vacancy`` (:class:`VacancySettings`), ``drift``
-(:class:`DriftSettings`) and ``hops`` (:class:`~.hops.HopRunConfig` without its lattice
-constant, which is the exact potential's relaxed 0 K one). ``threads`` and ``progress``
+(:class:`DriftSettings`), ``hops`` (:class:`~.hops.HopRunConfig` without its lattice
+constant, which is the exact potential's relaxed 0 K one) and ``model_hops``
+(:class:`ModelHopSettings`: the models' hop runs). ``threads`` and ``progress``
 change how the stages run, not what they compute, so they are left out of the stage keys.
 :meth:`ArgonRunConfig.default` fits a 2-core laptop in about 15 minutes,
 :meth:`ArgonRunConfig.quick` in about 5; ``examples/argon.yaml`` gives the study's sizes.
@@ -108,6 +109,41 @@ class DriftSettings:
         check_seed(self.seed)
 
 
+MODEL_HOP_NAMES = ("NequIP", "direct force")
+
+
+@dataclass(frozen=True)
+class ModelHopSettings:
+    """Vacancy hop runs with the trained models (LAMMPS fix external): for each of `models`
+    ("NequIP", "direct force"), at each of `temperatures` K, `equilibration_steps` untracked
+    and `chunks` checkpointed chunks of `chunk_steps` steps, with a Verlet skin of `skin`
+    Angstrom; cell, ensemble, timestep, tracking and seed come from the `hops` section. Each
+    model runs at its own 0 K lattice constant (the direct-force model at the exact one)."""
+
+    models: tuple = MODEL_HOP_NAMES
+    temperatures: tuple = (165.0,)
+    equilibration_steps: int = 500
+    chunk_steps: int = 1000
+    chunks: int = 4
+    skin: float = 1.0
+
+    def __post_init__(self):
+        unknown = [m for m in self.models if m not in MODEL_HOP_NAMES]
+        if unknown or len(set(self.models)) != len(self.models):
+            raise InputError(
+                f"model_hops.models must list distinct names of {MODEL_HOP_NAMES}, got "
+                f"{list(self.models)}"
+            )
+        if not self.temperatures:
+            raise InputError("model_hops.temperatures must list at least one temperature (K)")
+        for t in self.temperatures:
+            check_positive(t, "model_hops.temperatures (K)")
+        _count(self.equilibration_steps, "model_hops.equilibration_steps", 0)
+        _count(self.chunk_steps, "model_hops.chunk_steps", 1)
+        _count(self.chunks, "model_hops.chunks", 1)
+        check_positive(self.skin, "model_hops.skin (Angstrom)")
+
+
 def _default_hops() -> HopRunConfig:
     return short_hop_config()
 
@@ -131,6 +167,7 @@ class ArgonRunConfig:
     vacancy: VacancySettings = field(default_factory=VacancySettings)
     drift: DriftSettings = field(default_factory=lambda: DriftSettings(n_cells=2))
     hops: HopRunConfig = field(default_factory=_default_hops)
+    model_hops: ModelHopSettings = field(default_factory=ModelHopSettings)
     threads: int | None = None
     progress: bool = True
 
@@ -142,12 +179,18 @@ class ArgonRunConfig:
         "vacancy": VacancySettings,
         "drift": DriftSettings,
         "hops": HopRunConfig,
+        "model_hops": ModelHopSettings,
     }
 
     def __post_init__(self):
         for name, cls in self.SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
                 raise InputError(f"{name} must be a {cls.__name__}")
+        if self.model_hops.chunk_steps % self.hops.frame_every:
+            raise InputError(
+                f"model_hops.chunk_steps ({self.model_hops.chunk_steps}) must be a multiple of "
+                f"hops.frame_every ({self.hops.frame_every})"
+            )
         if self.threads is not None:
             _count(self.threads, "threads", 1)
 
@@ -183,6 +226,7 @@ class ArgonRunConfig:
             vacancy=VacancySettings(n_cells=2, neb_images=5, string_images=5, temperatures=(80.0,)),
             drift=DriftSettings(n_cells=2, steps=300),
             hops=short_hop_config(n_cells=3, chunks=5, chunk_steps=4000, equilibration_steps=500),
+            model_hops=ModelHopSettings(equilibration_steps=100, chunk_steps=200, chunks=2),
         )
 
     def to_dict(self) -> dict:
@@ -217,4 +261,10 @@ class ArgonRunConfig:
         return from_yaml(cls, path)
 
 
-__all__ = ["ArgonRunConfig", "DriftSettings", "PhononSettings", "VacancySettings"]
+__all__ = [
+    "ArgonRunConfig",
+    "DriftSettings",
+    "ModelHopSettings",
+    "PhononSettings",
+    "VacancySettings",
+]

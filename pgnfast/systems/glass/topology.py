@@ -25,7 +25,9 @@ __all__ = [
     "count_h1_cycles",
     "edge_atoms",
     "empirical_p_value",
+    "edge_strata",
     "h1_bars",
+    "h1_matched_null_counts",
     "h1_null_counts",
     "hop_distances",
     "important_edges",
@@ -193,6 +195,66 @@ def h1_null_counts(
     return counts
 
 
+def edge_strata(field: ReceptiveField, senders, receivers) -> np.ndarray:
+    """(K,) the locality stratum of each receptive-field edge: its receiver's and its
+    sender's hop distances from the explained atom, encoded as one integer."""
+    senders = np.asarray(senders, np.int64)[field.edges]
+    receivers = np.asarray(receivers, np.int64)[field.edges]
+    lookup = np.full(int(max(field.nodes.max(), senders.max(), receivers.max())) + 1, -1)
+    lookup[field.nodes] = field.hops
+    sender_hops, receiver_hops = lookup[senders], lookup[receivers]
+    if (sender_hops < 0).any() or (receiver_hops < 0).any():
+        raise InputError("the receptive field's edges must join atoms of the field")
+    return receiver_hops * (int(field.hops.max()) + 1) + sender_hops
+
+
+def h1_matched_null_counts(
+    positions,
+    cell,
+    senders,
+    receivers,
+    field_edges,
+    field_strata,
+    chosen_strata,
+    draws: int,
+    rng: np.random.Generator,
+    *,
+    min_persistence: float,
+    library: str = "ripser",
+) -> np.ndarray:
+    """(draws,) H1 cycle counts of random edge sets matched in locality: each draw takes,
+    for every stratum (field_strata (K,), aligned with field_edges), as many field edges of
+    that stratum, uniformly without replacement, as chosen_strata (the important edges'
+    strata) holds."""
+    field_edges = np.asarray(field_edges, np.int64)
+    field_strata = np.asarray(field_strata, np.int64)
+    if field_strata.shape != field_edges.shape:
+        raise InputError(
+            f"field_strata must have one entry per field edge {field_edges.shape}, got "
+            f"{field_strata.shape}"
+        )
+    if int(draws) < 1:
+        raise InputError(f"draws must be >= 1, got {draws}")
+    wanted = dict(zip(*np.unique(np.asarray(chosen_strata, np.int64), return_counts=True)))
+    pools = {int(k): field_edges[field_strata == k] for k in wanted}
+    for stratum, count in wanted.items():
+        if count > len(pools[int(stratum)]):
+            raise InputError(
+                f"stratum {stratum} asks for {count} edges but the field holds "
+                f"{len(pools[int(stratum)])}"
+            )
+    counts = np.empty(int(draws), np.int64)
+    for k in range(int(draws)):
+        chosen = np.concatenate(
+            [rng.choice(pools[int(t)], size=int(c), replace=False) for t, c in wanted.items()]
+        )
+        atoms = edge_atoms(senders, receivers, chosen)
+        counts[k] = count_h1_cycles(
+            positions[atoms], cell, min_persistence=min_persistence, library=library
+        )
+    return counts
+
+
 def analyse_atom(
     field: ReceptiveField,
     edge_mask,
@@ -211,8 +273,10 @@ def analyse_atom(
     """The measurements of one explained atom (JSON-ready). edge_mask (K,) is aligned with
     field.edges; the important edges are its top_k. Hop counts per hop 0..max and distance
     histograms over distance_bins (length unit) of the important edges' atoms and of every
-    atom of the receptive field; the H1 cycle count of the important edges' atoms and of
-    `draws` random sets of top_k field edges, and the one-sided p-value (more cycles)."""
+    atom of the receptive field; the H1 cycle count of the important edges' atoms, of
+    `draws` random sets of top_k field edges (uniform), and of `draws` random sets matched
+    to the important edges' locality (edge_strata: the same number of edges per pair of
+    receiver and sender hops), with one-sided p-values (more cycles) against each null."""
     edge_mask = np.asarray(edge_mask, np.float64)
     if edge_mask.shape != field.edges.shape:
         raise InputError(
@@ -220,7 +284,9 @@ def analyse_atom(
             f"{edge_mask.shape}"
         )
     positions = check_positions(positions)
-    chosen = field.edges[important_edges(edge_mask, top_k)]
+    picked = important_edges(edge_mask, top_k)
+    chosen = field.edges[picked]
+    strata = edge_strata(field, senders, receivers)
     atoms = edge_atoms(senders, receivers, chosen)
     hop_of = dict(zip(field.nodes.tolist(), field.hops.tolist()))
     max_hop = int(field.hops.max())
@@ -245,6 +311,19 @@ def analyse_atom(
         min_persistence=min_persistence,
         library=library,
     )
+    matched = h1_matched_null_counts(
+        positions,
+        cell,
+        senders,
+        receivers,
+        field.edges,
+        strata,
+        strata[picked],
+        draws,
+        rng,
+        min_persistence=min_persistence,
+        library=library,
+    )
     return {
         "atom": field.atom,
         "field_atoms": len(field.nodes),
@@ -262,6 +341,9 @@ def analyse_atom(
         "h1_important": observed,
         "h1_null": null.tolist(),
         "h1_p_value": empirical_p_value(observed, null),
+        "h1_null_matched": matched.tolist(),
+        "h1_p_value_matched": empirical_p_value(observed, matched),
+        "h1_p_value_matched_fewer": empirical_p_value(observed, matched, "less"),
     }
 
 
@@ -281,6 +363,7 @@ def summarise(rows: list, distance_bins) -> dict:
         raise InputError("no analysed atoms to summarise")
     observed = float(np.mean([row["h1_important"] for row in rows]))
     null_means = np.mean([row["h1_null"] for row in rows], axis=0)
+    matched_means = np.mean([row["h1_null_matched"] for row in rows], axis=0)
     return {
         "atoms": len(rows),
         "distance_bins": [float(x) for x in distance_bins],
@@ -296,6 +379,10 @@ def summarise(rows: list, distance_bins) -> dict:
         "h1_null_means": null_means.tolist(),
         "h1_null_mean": float(null_means.mean()),
         "h1_p_value": empirical_p_value(observed, null_means),
+        "h1_null_matched_means": matched_means.tolist(),
+        "h1_null_matched_mean": float(matched_means.mean()),
+        "h1_p_value_matched": empirical_p_value(observed, matched_means),
+        "h1_p_value_matched_fewer": empirical_p_value(observed, matched_means, "less"),
     }
 
 
@@ -380,23 +467,29 @@ def plot_h1(rows: list, summary: dict, path) -> None:
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     index = np.arange(len(rows))
-    nulls = [np.asarray(row["h1_null"]) for row in rows]
-    left.errorbar(
-        index,
-        [n.mean() for n in nulls],
-        yerr=[n.std() for n in nulls],
-        fmt="o",
-        label="random edge sets (mean, std)",
-    )
+    for key, offset, label in (
+        ("h1_null", -0.15, "random edge sets, uniform (mean, std)"),
+        ("h1_null_matched", 0.15, "random edge sets, locality-matched (mean, std)"),
+    ):
+        nulls = [np.asarray(row[key]) for row in rows]
+        left.errorbar(
+            index + offset,
+            [n.mean() for n in nulls],
+            yerr=[n.std() for n in nulls],
+            fmt="o",
+            label=label,
+        )
     left.plot(index, [row["h1_important"] for row in rows], "r*", label="important edges")
     left.set(xlabel="explained atom", ylabel="H1 cycles", xticks=index)
-    left.legend()
-    right.hist(summary["h1_null_means"], bins=20, label="null: mean over atoms per draw")
+    left.legend(fontsize=7)
+    right.hist(summary["h1_null_means"], bins=20, alpha=0.6, label="uniform null")
+    right.hist(summary["h1_null_matched_means"], bins=20, alpha=0.6, label="locality-matched null")
     right.axvline(summary["h1_important_mean"], color="r", label="important edges")
     right.set(
-        xlabel="mean H1 cycles per atom",
+        xlabel="mean H1 cycles per atom (per draw, over atoms)",
         ylabel="draws",
-        title=f"p = {summary['h1_p_value']:.3g}",
+        title=f"p (more cycles): uniform {summary['h1_p_value']:.3g}, "
+        f"matched {summary['h1_p_value_matched']:.3g}",
     )
     right.legend()
     figure.tight_layout()

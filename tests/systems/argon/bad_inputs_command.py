@@ -75,3 +75,23 @@ def argon_run_not_a_config(rng, tmp_path):
     from pgnfast.systems.argon.run import run_argon
 
     run_argon({"data": {}}, tmp_path / "out")
+
+
+@bad_input(
+    "pgnfast.systems.argon.config.ArgonRunConfig.from_yaml",
+    "a model hop run for the exact potential (its hop runs are the hops section's)",
+    InputError,
+    r"model_hops\.models must list distinct names of \('NequIP', 'direct force'\)",
+)
+def argon_config_model_hops_exact(rng, tmp_path):
+    _from_yaml(tmp_path, "model_hops:\n  models: [exact]\n")
+
+
+@bad_input(
+    "pgnfast.systems.argon.config.ArgonRunConfig.from_yaml",
+    "model hop chunks that are not a multiple of the tracking interval",
+    InputError,
+    r"model_hops\.chunk_steps \(1010\) must be a multiple of hops\.frame_every \(50\)",
+)
+def argon_config_model_hops_chunks(rng, tmp_path):
+    _from_yaml(tmp_path, "model_hops:\n  chunk_steps: 1010\n")

@@ -73,3 +73,29 @@ def hops_resume_other_settings(rng, tmp_path):
     foreign = {**config.settings(80.0), "seed": int(rng.integers(1, 1000))}
     (tmp_path / "state.json").write_text(json.dumps({"settings": foreign}))
     run_hops(config, 80.0, tmp_path)
+
+
+@bad_input(
+    "pgnfast.systems.argon.hops.run_hops",
+    "a model hop run with a model file that does not exist",
+    InputError,
+    r"model file '.*missing\.pt' does not exist",
+)
+def hops_missing_model_file(rng, tmp_path):
+    from pgnfast.systems.argon.hops import HopRunConfig, run_hops
+
+    run_hops(HopRunConfig(n_cells=2), 80.0, tmp_path, model=tmp_path / "missing.pt")
+
+
+@bad_input(
+    "pgnfast.systems.argon.hops.run_hops",
+    "a model hop run with a Verlet skin of zero",
+    InputError,
+    r"skin \(Angstrom\) must be",
+)
+def hops_zero_skin(rng, tmp_path):
+    from pgnfast.systems.argon.hops import HopRunConfig, run_hops
+
+    path = tmp_path / "model.pt"
+    path.write_bytes(rng.bytes(16))
+    run_hops(HopRunConfig(n_cells=2), 80.0, tmp_path / "run", model=path, skin=0.0)

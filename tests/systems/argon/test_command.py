@@ -59,6 +59,12 @@ SHRINK = {
     },
     "drift": {"n_cells": 1, "steps": 30, "record_every": 5},
     "hops": {"n_cells": 2, "chunks": 1, "chunk_steps": 100, "equilibration_steps": 50},
+    "model_hops": {
+        "temperatures": [150.0],
+        "chunks": 1,
+        "chunk_steps": 100,
+        "equilibration_steps": 20,
+    },
 }
 PLOTS = (
     "dispersion_dos.png",
@@ -133,6 +139,13 @@ def test_argon_command_shrunk_example_and_rerun(tmp_path, test_seed, capsys):
     hops = summary["hops"]
     if "skipped" not in hops:
         assert set(hops["runs"]) == {f"{t:g}" for t in values["hops"]["temperatures"]}
+        model_hops = summary["model_hops"]["models"]
+        assert set(model_hops) == {"NequIP", "direct force"}
+        for name, entry in model_hops.items():
+            run = entry["runs"]["150"]
+            assert run["time_ps"] == pytest.approx(0.5) and run["steps_per_second"] > 0
+            assert entry["lattice_constant"] == models[name]["lattice_constant"]
+            assert "harmonic_rate" not in run  # no vacancy study of either model here
     report = (out / "report.md").read_text()
     assert f"{exact['lattice_constant']:.5f}" in report
     for plot in PLOTS:
@@ -167,6 +180,8 @@ def test_argon_command_shrunk_example_and_rerun(tmp_path, test_seed, capsys):
         ({"vacancy": {"n_cell": 2}}, r"unknown argon config 'vacancy' keys \['n_cell'\]"),
         ({"phonon": {}}, r"unknown argon config keys \['phonon'\]"),
         ({"hops": {"lattice_constant": 5.0}}, r"unknown argon config 'hops' keys"),
+        ({"model_hops": {"models": ["exact"]}}, r"model_hops.models must list distinct names"),
+        ({"model_hops": {"chunk_steps": 75}}, r"must be a multiple of hops.frame_every \(50\)"),
     ],
 )
 def test_bad_config_is_one_line(tmp_path, capsys, values, message):

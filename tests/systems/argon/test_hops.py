@@ -152,3 +152,73 @@ def test_short_hop_config_runs_only_the_highest_temperature():
     assert config.temperatures == (max(HopRunConfig().temperatures),)
     assert config.n_cells == 3
     assert config.chunks * config.chunk_steps * config.timestep * 1e-3 == pytest.approx(100.0)
+
+
+@pytest.fixture
+def exact_as_model(monkeypatch, tmp_path):
+    """A stand-in model file whose force field is the exact Lennard-Jones: model hop runs
+    (fix external) can then be compared with LAMMPS's own lj/cut."""
+    import pgnfast.md.calculator as calculator
+    from pgnfast.systems.argon import argon_lj
+
+    original = calculator.as_force_field
+    path = tmp_path / "exact-lj.model"
+    path.write_bytes(b"the exact Lennard-Jones")
+    monkeypatch.setattr(
+        calculator, "as_force_field", lambda source, **options: original(argon_lj())
+    )
+    return path
+
+
+def test_model_hop_run_with_the_exact_forces_follows_lj_cut(
+    lammps_module, tmp_path, exact_as_model
+):
+    native = run_hops(_tiny_config(chunks=2), 60.0, tmp_path / "native")
+    external = run_hops(_tiny_config(chunks=2), 60.0, tmp_path / "external", model=exact_as_model)
+    assert external["tracker"] == native["tracker"]
+    assert external["last_mean_distance"] == pytest.approx(native["last_mean_distance"], rel=1e-6)
+    assert external["lowest_crystalline"] == pytest.approx(native["lowest_crystalline"])
+    assert external["steps_per_second"] > 0 and external["md_seconds"] > 0
+    state = json.loads((tmp_path / "external" / "state.json").read_text())
+    assert state["settings"]["model"]["skin"] == 1.0
+    assert len(state["settings"]["model"]["model_sha256"]) == 64
+
+
+def test_model_hop_run_resumes_as_one_run_and_refuses_another_model(
+    lammps_module, tmp_path, exact_as_model
+):
+    whole = run_hops(_tiny_config(chunks=2), 60.0, tmp_path / "whole", model=exact_as_model)
+    run_hops(_tiny_config(chunks=1), 60.0, tmp_path / "parts", model=exact_as_model)
+    resumed = run_hops(_tiny_config(chunks=2), 60.0, tmp_path / "parts", model=exact_as_model)
+    assert resumed["chunks_done"] == 2 and resumed["tracker"] == whole["tracker"]
+    assert resumed["last_mean_distance"] == pytest.approx(whole["last_mean_distance"], rel=1e-9)
+    other = tmp_path / "other.model"
+    other.write_bytes(b"another model")
+    with pytest.raises(ResumeMismatchError, match="other settings"):
+        run_hops(_tiny_config(chunks=3), 60.0, tmp_path / "parts", model=other)
+    with pytest.raises(ResumeMismatchError, match="other settings"):
+        run_hops(_tiny_config(chunks=3), 60.0, tmp_path / "parts", model=exact_as_model, skin=0.5)
+    with pytest.raises(ResumeMismatchError, match="other settings"):  # the exact run's folder
+        run_hops(_tiny_config(chunks=3), 60.0, tmp_path / "parts")
+
+
+def test_model_hop_run_with_a_trained_model_file(lammps_module, tmp_path, test_seed):
+    """A real (untrained) NequIP file through fix external: hops counted, finite speed; a
+    missing file is named."""
+    import torch
+
+    from pgnfast.errors import InputError
+    from pgnfast.nn.io import save_model
+    from pgnfast.nn.model import NequIP
+    from pgnfast.units import ATOMISTIC
+
+    torch.manual_seed(test_seed)
+    model = NequIP(r_max=4.5, num_layers=1, l_max=1, num_features=4, num_types=1).double()
+    model.units = dict(ATOMISTIC)
+    path = tmp_path / "nequip.pt"
+    save_model(model, path)
+    result = run_hops(_tiny_config(chunks=1), 60.0, tmp_path / "run", model=path)
+    assert result["chunks_done"] == 1 and result["time_ps"] == pytest.approx(0.5)
+    assert result["steps_per_second"] > 0
+    with pytest.raises(InputError, match="does not exist"):
+        run_hops(_tiny_config(), 60.0, tmp_path / "run2", model=tmp_path / "missing.pt")

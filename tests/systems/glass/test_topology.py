@@ -7,14 +7,18 @@ import itertools
 import numpy as np
 import pytest
 
+from pgnfast.errors import InputError
+
 pytest.importorskip("ripser")
 
 from pgnfast.systems.glass.topology import (  # noqa: E402
     analyse_atom,
     count_h1_cycles,
     edge_atoms,
+    edge_strata,
     empirical_p_value,
     h1_bars,
+    h1_matched_null_counts,
     h1_null_counts,
     hop_distances,
     important_edges,
@@ -190,5 +194,73 @@ def test_analyse_atom_on_a_ring_explanation(rng):
     assert row["mean_hop_important"] < row["mean_hop_field"]
     summary = summarise([row, row], bins)
     assert summary["h1_important_mean"] == 1
+    assert len(row["h1_null_matched"]) == 30 and 0 < row["h1_p_value_matched"] <= 1
+    assert summary["h1_p_value_matched"] == pytest.approx(
+        empirical_p_value(1.0, np.mean([row["h1_null_matched"]] * 2, axis=0))
+    )
     assert sum(summary["hop_fractions_field"]) == pytest.approx(1.0)
     np.testing.assert_array_equal(important_edges(mask, 3), np.sort(np.argsort(-mask)[:3]))
+
+
+def test_edge_strata_are_receiver_and_sender_hops(rng):
+    # a path 0-1-2-3 both ways, explained atom 0, three layers
+    senders, receivers = _undirected([(0, 1), (1, 2), (2, 3)])
+    field = receptive_field(senders, receivers, 4, 0, 3)
+    strata = edge_strata(field, senders, receivers)
+    width = int(field.hops.max()) + 1
+    for edge, stratum in zip(field.edges, strata):
+        assert stratum == receivers[edge] * width + senders[edge]  # hop of atom k is k here
+
+
+def test_matched_null_draws_match_exact_enumeration(rng):
+    # the hexagon's ring edges form one stratum, decoy edges another; drawing 3 ring and 1
+    # decoy edges per draw, the frequency of a cycle matches exact enumeration of the
+    # stratified subsets (and a cycle needs all three ring edges to be a perfect matching)
+    angles = np.linspace(0, 2 * np.pi, 6, endpoint=False)
+    hexagon = np.stack([np.cos(angles), np.sin(angles), np.zeros(6)], axis=1)
+    positions = np.concatenate([hexagon, rng.uniform(-4, 4, (4, 3))])
+    ring = [(k, (k + 1) % 6) for k in range(6)]
+    decoys = [tuple(rng.choice(np.arange(6, 10), 2, replace=False)) for _ in range(4)]
+    senders = np.array([a for a, _ in ring + decoys])
+    receivers = np.array([b for _, b in ring + decoys])
+    field_edges = np.arange(10)
+    strata = np.array([0] * 6 + [1] * 4)
+
+    def count(edges):
+        atoms = edge_atoms(senders, receivers, np.asarray(edges))
+        return count_h1_cycles(positions[atoms], None, min_persistence=0.2)
+
+    exact = np.array(
+        [count(list(a) + [b]) for a in itertools.combinations(range(6), 3) for b in range(6, 10)]
+    )
+    p_exact = float((exact >= 1).mean())
+    assert p_exact > 0
+    draws = 1500
+    null = h1_matched_null_counts(
+        positions,
+        None,
+        senders,
+        receivers,
+        field_edges,
+        strata,
+        [0, 0, 0, 1],
+        draws,
+        rng,
+        min_persistence=0.2,
+    )
+    frequency = float((null >= 1).mean())
+    sigma = np.sqrt(p_exact * (1 - p_exact) / draws)
+    assert abs(frequency - p_exact) < 5 * sigma + 1 / draws
+    with pytest.raises(InputError, match="stratum 1 asks for 5 edges but the field holds 4"):
+        h1_matched_null_counts(
+            positions,
+            None,
+            senders,
+            receivers,
+            field_edges,
+            strata,
+            [1] * 5,
+            3,
+            rng,
+            min_persistence=0.2,
+        )
