@@ -32,10 +32,6 @@ RUN_KEYS = (
 MODEL_RUN_FIELDS = ("temperatures", "equilibration_steps", "chunk_steps", "chunks")
 
 
-def _lattice_constants(inputs) -> dict:
-    return {n: e["lattice_constant"] for n, e in inputs["phonons"][1]["models"].items()}
-
-
 def _hop_fields(config, exclude) -> dict:
     return {
         f.name: getattr(config.hops, f.name)
@@ -48,7 +44,7 @@ def run_hops_stage(config, folder: Path, inputs: dict) -> dict:
     """The exact potential's hop runs (LAMMPS `lj/cut`) at its 0 K lattice constant."""
     from ...md.lammps import lammps_available
     from .hops import hop_study
-    from .stages import EXACT
+    from .stages import EXACT, _lattice_constants
 
     a0 = _lattice_constants(inputs)[EXACT]
     hops = HopRunConfig(**_hop_fields(config, ("lattice_constant",)), lattice_constant=a0)
@@ -75,7 +71,7 @@ def run_model_hops_stage(config, folder: Path, inputs: dict) -> dict:
     from ...analysis.rates import harmonic_rate
     from ...md.lammps import lammps_available
     from .hops import hop_study
-    from .stages import DIRECT, MODEL_FILES
+    from .stages import DIRECT, MODEL_FILES, _lattice_constants
 
     settings = config.model_hops
     constants = _lattice_constants(inputs)

@@ -185,14 +185,20 @@ def h1_null_counts(
         raise InputError(f"size must lie in [1, {len(field_edges)}] (field edges), got {size}")
     if int(draws) < 1:
         raise InputError(f"draws must be >= 1, got {draws}")
-    counts = np.empty(int(draws), np.int64)
-    for k in range(int(draws)):
-        chosen = rng.choice(field_edges, size=int(size), replace=False)
-        atoms = edge_atoms(senders, receivers, chosen)
-        counts[k] = count_h1_cycles(
-            positions[atoms], cell, min_persistence=min_persistence, library=library
-        )
-    return counts
+    one_stratum = np.zeros(len(field_edges), np.int64)
+    return h1_matched_null_counts(
+        positions,
+        cell,
+        senders,
+        receivers,
+        field_edges,
+        one_stratum,
+        one_stratum[: int(size)],
+        draws,
+        rng,
+        min_persistence=min_persistence,
+        library=library,
+    )
 
 
 def edge_strata(field: ReceptiveField, senders, receivers) -> np.ndarray:
