@@ -27,9 +27,34 @@ def field_names(cls) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)}
 
 
+def yaml_loader():
+    """yaml.SafeLoader that also reads YAML 1.2 floats written without a dot (``1e5``,
+    ``-2E-3``), which PyYAML's YAML 1.1 rules would leave as strings."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+    return Loader
+
+
+def load_yaml(stream):
+    """yaml.load of a string or open file with `yaml_loader()` (safe; 1e5 is a float)."""
+    import yaml
+
+    return yaml.load(stream, Loader=yaml_loader())  # noqa: S506 - a SafeLoader subclass
+
+
 def read_yaml(path) -> dict:
-    """A YAML mapping from `path` (yaml.safe_load); a missing, unreadable or non-mapping file
-    raises FileFormatError naming the path."""
+    """A YAML mapping from `path` (safe loading, see load_yaml); a missing, unreadable or
+    non-mapping file raises FileFormatError naming the path."""
     import yaml
 
     path = Path(path)
@@ -40,7 +65,7 @@ def read_yaml(path) -> dict:
             f"cannot read config file {path}: {error.strerror or error}"
         ) from error
     try:
-        values = yaml.safe_load(text)
+        values = load_yaml(text)
     except yaml.YAMLError as error:
         raise FileFormatError(f"config file {path} is not valid YAML: {error}") from error
     if values is None:

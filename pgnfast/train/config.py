@@ -43,6 +43,9 @@ class TrainConfig:
     and per-type scale/shift come from the data). split: fractions (or counts) for
     train/validation/test. energy_weight / force_weight: loss weights on per-particle
     energy (kT^2) and force components ((kT/nm)^2); force_weight 0 trains on energies only.
+    stress_weight: loss weight on the stress components ((kT/nm^3)^2; eV/Angstrom^3 for
+    atomistic units, ASE's sign and a frame's info or calculator `stress`), 0 (default) for
+    none; > 0 needs a stress label on every frame and fully periodic cells.
     ema_decay: 0 disables EMA. lr_patience / lr_factor / lr_threshold: the plateau schedule
     multiplies the learning rate by lr_factor after lr_patience epochs whose validation loss
     improved by less than the relative lr_threshold (read from the config also on --resume).
@@ -105,6 +108,7 @@ class TrainConfig:
     ema_decay: float = 0.99
     energy_weight: float = 1.0
     force_weight: float = 1.0
+    stress_weight: float = 0.0
     lr_patience: int = 5
     lr_threshold: float = 1e-4
     lr_factor: float = 0.5
@@ -179,6 +183,7 @@ class TrainConfig:
             "weight_decay",
             "energy_weight",
             "force_weight",
+            "stress_weight",
             "lr_threshold",
             "min_lr",
             "charge_weight",
@@ -229,6 +234,11 @@ class TrainConfig:
                 f"(e.g. {{barrier: 1.0}}), got {targets!r}"
             )
         check_target_names(list(targets))
+        if targets and self.stress_weight > 0:
+            raise InputError(
+                f"stress_weight {self.stress_weight} trains whole-structure stress; per-atom "
+                "training (per_atom_targets) does not: set stress_weight: 0"
+            )
         for name, weight in targets.items():
             _number(weight, f"per_atom_targets.{name}")
         if self.subgraph_centres is not None:

@@ -30,7 +30,8 @@ from ..validation import (
 class Sample:
     """One labeled configuration: positions (N, 3) nm, cell (3, 3) nm, pbc, types (N,),
     energy kT (NaN when the frame has none and none is needed), forces (N, 3) kT/nm or None,
-    descriptors (N, D) or None, per_atom {target: (N,) labels} or None; for charged models
+    stress (3, 3) kT/nm^3 or None (dE/d strain / volume, ASE's sign), descriptors (N, D) or
+    None, per_atom {target: (N,) labels} or None; for charged models
     (NequIP-LR) total_charge e (None when not read), reference charges (N,) e or None, and
     fragments (N,) int (each atom's fragment, 0..F-1) with fragment_charges (F,) e or None."""
 
@@ -47,6 +48,7 @@ class Sample:
     charges: np.ndarray | None = None
     fragments: np.ndarray | None = None
     fragment_charges: np.ndarray | None = None
+    stress: np.ndarray | None = None
 
     @property
     def num_particles(self) -> int:
@@ -150,6 +152,26 @@ def _forces(atoms):
     if atoms.calc is not None and "forces" in getattr(atoms.calc, "results", {}):
         return np.asarray(atoms.calc.results["forces"], np.float64)
     return None
+
+
+def _stress(atoms):
+    """The frame's stress as (3, 3) (from info["stress"] or a calculator's result, in ASE's
+    Voigt order xx, yy, zz, yz, xz, xy or as 3 x 3), or None."""
+    value = atoms.info.get("stress")
+    if value is None and atoms.calc is not None:
+        value = getattr(atoms.calc, "results", {}).get("stress")
+    if value is None:
+        return None
+    value = np.asarray(value, np.float64)
+    if value.shape == (6,):
+        xx, yy, zz, yz, xz, xy = value
+        return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+    if value.size == 9:
+        return value.reshape(3, 3)
+    raise InputError(
+        f"stress must hold 6 Voigt components (xx, yy, zz, yz, xz, xy) or 3 x 3, got shape "
+        f"{value.shape}"
+    )
 
 
 # per-particle integer type columns: the canonical `type` (written by the labeler and the
@@ -289,7 +311,10 @@ def _sample(atoms, type_names, descriptor_keys, require_energy=True) -> Sample:
         energy=_energy(atoms) if require_energy or _has_energy(atoms) else float("nan"),
         forces=forces,
         descriptors=descriptors,
+        stress=_stress(atoms),
     )
+    if sample.stress is not None:
+        check_finite(sample.stress, "stress")
     if require_energy or _has_energy(atoms):
         check_finite(np.array([sample.energy]), "energy")
     if forces is not None:
@@ -299,8 +324,8 @@ def _sample(atoms, type_names, descriptor_keys, require_energy=True) -> Sample:
 
 def fingerprint(samples, type_names) -> str:
     """sha256 of a data set's frames and labels (positions, cell, pbc, types, energy, forces,
-    descriptors, per-atom labels, total charges and reference charges when read) and type
-    names: what a checkpoint must have been trained on to resume."""
+    descriptors, per-atom labels, stress, total charges and reference charges when read) and
+    type names: what a checkpoint must have been trained on to resume."""
     digest = hashlib.sha256(json.dumps(list(type_names)).encode())
     for sample in samples:
         for part in (
@@ -315,6 +340,8 @@ def fingerprint(samples, type_names) -> str:
             digest.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
         for name, values in sorted((sample.per_atom or {}).items()):
             digest.update(name.encode() + np.ascontiguousarray(values).tobytes())
+        if sample.stress is not None:
+            digest.update(b"stress" + np.ascontiguousarray(sample.stress).tobytes())
         if sample.total_charge is not None:
             digest.update(b"total_charge" + np.array([sample.total_charge]).tobytes())
         if sample.charges is not None:
@@ -379,7 +406,8 @@ def attach_neighbors(samples, r_max: float, backend: str = "auto") -> None:
 
 def collate(samples, r_max: float, dtype, device="cpu") -> tuple[Graph, dict]:
     """One Graph for a batch plus its labels: energy (B,), forces (N, 3) or None, counts (B,),
-    all on `device`; with total charges read (NequIP-LR) also total_charge (B,) e, pbc (a
+    stress (B, 3, 3) or None (None unless every frame has one), all on `device`; with total
+    charges read (NequIP-LR) also total_charge (B,) e, pbc (a
     3-tuple per structure), charges (N,) e (0 where a frame has none) and charge_mask (N,);
     when a frame has fragments also fragment (N,) int64, numbered across the batch (a frame
     without them is one fragment), and fragment_charge (F,) e."""
@@ -398,6 +426,11 @@ def collate(samples, r_max: float, dtype, device="cpu") -> tuple[Graph, dict]:
         "forces": (
             torch.as_tensor(np.concatenate([s.forces for s in samples]), dtype=dtype, device=device)
             if all(s.forces is not None for s in samples)
+            else None
+        ),
+        "stress": (
+            torch.as_tensor(np.stack([s.stress for s in samples]), dtype=dtype, device=device)
+            if samples and all(s.stress is not None for s in samples)
             else None
         ),
     }

@@ -8,7 +8,8 @@ Run directory layout::
     checkpoint.pt      the latest checkpoint (atomic), what --resume continues from
     best_model.pt      the model (EMA weights) with the lowest validation loss
     history.json       per-epoch losses and learning rate
-    metrics.json       energy / force MAE and RMSE per split (kT, kT/nm, kT per particle);
+    metrics.json       energy / force (/ stress) MAE and RMSE per split (kT, kT/nm, kT per
+                       particle, kT/nm^3);
                        for NequIP-LR with reference charges also charges_rmse_e,
                        charges_mae_e and charges_pearson_r
     learning_curve.png, parity_energy.png, parity_forces.png (parity_charges.png)
@@ -100,11 +101,13 @@ def predict(model, samples, config, batch_size=None, dtype=None):
 
 def evaluate(model, samples, config, batch_size=None, dtype=None) -> dict:
     """{"energies" (S,), "forces" (sum N, 3) or None, "counts" (S,), "charges" (sum N,) e or
-    None (NequIP-LR only)} of the model on samples."""
+    None (NequIP-LR only), "stress" (S, 3, 3) or None (when every sample has a stress label
+    and a fully periodic cell)} of the model on samples."""
     dtype = dtype or model.dtype
     batch_size = batch_size or config.batch_size
     want_forces = all(s.forces is not None for s in samples)
-    energies, forces, charges = [], [], []
+    want_stress = has_stress_labels(samples)
+    energies, forces, charges, stresses = [], [], [], []
     model.eval()
     device = model.energy_scale.device
     for start in range(0, len(samples), batch_size):
@@ -112,12 +115,15 @@ def evaluate(model, samples, config, batch_size=None, dtype=None) -> dict:
         out = model(
             graph,
             compute_forces=want_forces,
+            compute_stress=want_stress,
             create_graph=False,
             **model_inputs(model, labels),
         )
         energies.append(out["energy"].detach().double().cpu().numpy())
         if want_forces:
             forces.append(out["forces"].detach().double().cpu().numpy())
+        if want_stress:
+            stresses.append(out["stress"].detach().double().cpu().numpy())
         if "charges" in out:
             charges.append(out["charges"].detach().double().cpu().numpy())
     return {
@@ -125,7 +131,32 @@ def evaluate(model, samples, config, batch_size=None, dtype=None) -> dict:
         "forces": np.concatenate(forces) if forces else None,
         "counts": np.array([s.num_particles for s in samples]),
         "charges": np.concatenate(charges) if charges else None,
+        "stress": np.concatenate(stresses) if stresses else None,
     }
+
+
+def has_stress_labels(samples) -> bool:
+    """Whether every sample has a stress label and a fully periodic cell (and there is one)."""
+    return bool(samples) and all(s.stress is not None and all(s.pbc) for s in samples)
+
+
+def _check_stress_labels(config, samples, sources) -> None:
+    """InputError naming the first frame that stress_weight > 0 cannot train on."""
+    if not config.stress_weight > 0:
+        return
+    for index, sample in enumerate(samples):
+        reason = (
+            "has no stress label (info or calculator 'stress')"
+            if sample.stress is None
+            else "is not periodic in all three directions (stress needs a volume)"
+            if not all(sample.pbc)
+            else None
+        )
+        if reason:
+            raise InputError(
+                f"stress_weight {config.stress_weight} > 0 but {sources[index]} {reason}; "
+                "set stress_weight: 0 to train without stress"
+            )
 
 
 def _evaluate_loss(model, samples, config, dtype) -> float:
@@ -138,6 +169,9 @@ def _evaluate_loss(model, samples, config, dtype) -> float:
     if config.force_weight > 0 and forces is not None:
         labels = np.concatenate([s.forces for s in samples])
         loss += config.force_weight * float(np.mean((forces - labels) ** 2))
+    if config.stress_weight > 0 and out["stress"] is not None:
+        labels = np.stack([s.stress for s in samples])
+        loss += config.stress_weight * float(np.mean((out["stress"] - labels) ** 2))
     if config.charge_weight > 0 and out["charges"] is not None:
         reference, mask = charge_labels(samples)
         if mask.any():
@@ -224,6 +258,7 @@ def fit(config, *, resume: bool = False) -> dict:
             f"charge_weight {config.charge_weight} needs reference charges, but no frame of "
             f"data {config.data!r} has the per-atom column {config.charges_key!r} (charges_key)"
         )
+    _check_stress_labels(config, samples, sources)
     data_fingerprint = fingerprint(samples, type_names)
     split = make_split(config, frames)
     r_max = float(config.model["r_max"])
@@ -274,13 +309,17 @@ class _EnergyTask:
         samples = [self.train[i] for i in batch]
         graph, labels = collate(samples, model.r_max, self.dtype, self.device)
         want_forces = config.force_weight > 0 and labels["forces"] is not None
+        want_stress = config.stress_weight > 0 and labels["stress"] is not None
         prediction = model(
             graph,
             compute_forces=want_forces,
-            create_graph=want_forces,
+            compute_stress=want_stress,
+            create_graph=want_forces or want_stress,
             **model_inputs(model, labels),
         )
-        loss = loss_terms(prediction, labels, config.energy_weight, config.force_weight)[0]
+        loss = loss_terms(
+            prediction, labels, config.energy_weight, config.force_weight, config.stress_weight
+        )[0]
         if config.charge_weight > 0 and is_charged(model):
             loss = loss + config.charge_weight * charge_term(prediction, labels)
         return loss
@@ -313,8 +352,16 @@ def _finish(config, samples, split, state, wall_time) -> dict:
         energies, forces, counts = out["energies"], out["forces"], out["counts"]
         labels_f = np.concatenate([s.forces for s in subset]) if forces is not None else None
         labels_e = np.array([s.energy for s in subset])
+        labels_s = np.stack([s.stress for s in subset]) if out["stress"] is not None else None
         metrics[name] = error_metrics(
-            energies, labels_e, counts, forces, labels_f, units=config.units
+            energies,
+            labels_e,
+            counts,
+            forces,
+            labels_f,
+            stress_pred=out["stress"],
+            stress_true=labels_s,
+            units=config.units,
         )
         charges = charge_metrics(out["charges"], subset) if out["charges"] is not None else None
         if charges:

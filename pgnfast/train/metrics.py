@@ -18,24 +18,50 @@ def unit_suffixes(units=PGN) -> tuple[str, str]:
     return units["energy"], f"{units['energy']}_per_{units['length']}"
 
 
-def loss_terms(prediction: dict, labels: dict, energy_weight: float, force_weight: float):
-    """Weighted MSE on per-particle energy (E/N, kT^2) and on force components ((kT/nm)^2).
-    Returns (total, {"energy": ..., "forces": ...}) as tensors."""
+def stress_suffix(units=PGN) -> str:
+    """The stress metric keys' suffix: "kT_per_nm3" for PGN, "eV_per_Angstrom3" atomistic."""
+    units = resolve(units)
+    return f"{units['energy']}_per_{units['length']}3"
+
+
+def loss_terms(
+    prediction: dict,
+    labels: dict,
+    energy_weight: float,
+    force_weight: float,
+    stress_weight: float = 0.0,
+):
+    """Weighted MSE on per-particle energy (E/N, kT^2), on force components ((kT/nm)^2) and,
+    when stress_weight > 0 and the batch has stress labels, on stress components
+    ((kT/nm^3)^2). Returns (total, {"energy": ..., "forces": ..., "stress": ...}) as
+    tensors."""
     per_particle = (prediction["energy"] - labels["energy"]) / labels["num_particles"]
     terms = {"energy": per_particle.pow(2).mean()}
     total = energy_weight * terms["energy"]
     if force_weight > 0 and labels.get("forces") is not None:
         terms["forces"] = (prediction["forces"] - labels["forces"]).pow(2).mean()
         total = total + force_weight * terms["forces"]
+    if stress_weight > 0 and labels.get("stress") is not None:
+        terms["stress"] = (prediction["stress"] - labels["stress"]).pow(2).mean()
+        total = total + stress_weight * terms["stress"]
     return total, terms
 
 
 def error_metrics(
-    energy_pred, energy_true, num_particles, forces_pred=None, forces_true=None, *, units=PGN
+    energy_pred,
+    energy_true,
+    num_particles,
+    forces_pred=None,
+    forces_true=None,
+    *,
+    stress_pred=None,
+    stress_true=None,
+    units=PGN,
 ) -> dict:
-    """MAE / RMSE of total energy, energy per particle and force components, plus R^2 of
-    total energies and the force RMS of the labels; keys name `units` (e.g.
-    "forces_rmse_kT_per_nm" for PGN, "forces_rmse_eV_per_Angstrom" for atomistic)."""
+    """MAE / RMSE of total energy, energy per particle, force components and (when both are
+    given, (S, 3, 3)) stress components, plus R^2 of total energies and the force and stress
+    RMS of the labels; keys name `units` (e.g. "forces_rmse_kT_per_nm" for PGN,
+    "forces_rmse_eV_per_Angstrom" and "stress_rmse_eV_per_Angstrom3" for atomistic)."""
     e, f = unit_suffixes(units)
     energy_pred, energy_true = np.asarray(energy_pred), np.asarray(energy_true)
     n = np.asarray(num_particles, float)
@@ -54,6 +80,12 @@ def error_metrics(
         out[f"forces_mae_{f}"] = float(np.mean(np.abs(fdiff)))
         out[f"forces_rmse_{f}"] = float(np.sqrt(np.mean(fdiff**2)))
         out[f"forces_rms_label_{f}"] = float(np.sqrt(np.mean(np.asarray(forces_true) ** 2)))
+    if stress_pred is not None and stress_true is not None and len(stress_true):
+        s = stress_suffix(units)
+        sdiff = np.asarray(stress_pred) - np.asarray(stress_true)
+        out[f"stress_mae_{s}"] = float(np.mean(np.abs(sdiff)))
+        out[f"stress_rmse_{s}"] = float(np.sqrt(np.mean(sdiff**2)))
+        out[f"stress_rms_label_{s}"] = float(np.sqrt(np.mean(np.asarray(stress_true) ** 2)))
     return out
 
 

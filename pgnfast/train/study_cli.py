@@ -19,7 +19,7 @@ import itertools
 import json
 import os
 
-import yaml
+from .._config import load_yaml
 
 HYPERPARAMETERS = ("r_max", "l_max", "num_layers")
 ERROR_KEY = "forces_rmse_kT_per_nm"
@@ -195,7 +195,7 @@ def write_report(rows: list[dict], out_dir) -> None:
 
 def run(args) -> int:
     with open(args.config) as handle:
-        study = yaml.safe_load(handle)
+        study = load_yaml(handle)
     rows = run_study(study, args.dask_scheduler)
     print(summarize(rows))
     return 0

@@ -256,6 +256,52 @@ def fit_types_beyond_type_names(rng, tmp_path):
     fit(tiny_config(folder, tmp_path / "run", type_names=["A"]))
 
 
+@bad_input(
+    "pgnfast.train.fit",
+    "stress_weight > 0 on data without stress labels",
+    InputError,
+    r"stress_weight 1\.0 > 0 but .*data\.extxyz frame 0 has no stress label",
+)
+def fit_stress_weight_without_stress(rng, tmp_path):
+    from pgnfast.train import fit
+
+    fit(
+        tiny_config(
+            tiny_dataset(tmp_path / "data.extxyz", rng), tmp_path / "run", stress_weight=1.0
+        )
+    )
+
+
+@bad_input(
+    "pgnfast.train.data.samples_from_frames",
+    "a stress label with 4 components",
+    InputError,
+    r"frame 2: stress must hold 6 Voigt components .* got shape \(4,\)",
+)
+def samples_stress_wrong_shape(rng, tmp_path):
+    import ase.io
+
+    from pgnfast.train.data import samples_from_frames
+
+    frames = ase.io.read(tiny_dataset(tmp_path / "data.extxyz", rng), index=":")
+    frames[2].info["stress"] = rng.normal(size=4)
+    samples_from_frames(frames)
+
+
+@bad_input(
+    "pgnfast.train.TrainConfig.from_dict",
+    "stress_weight with per-atom targets",
+    InputError,
+    r"stress_weight 2\.0 trains whole-structure stress; per-atom training",
+)
+def config_stress_with_per_atom_targets(rng, tmp_path):
+    from pgnfast.train import TrainConfig
+
+    TrainConfig.from_dict(
+        tiny_config("d.extxyz", tmp_path, per_atom_targets={"barrier": 1.0}, stress_weight=2.0)
+    )
+
+
 # -- checkpoints and fine-tuning -----------------------------------------------------------
 
 

@@ -13,8 +13,8 @@ from 37 to 50 Angstrom^3), which gives the crystal and liquid frames the study t
 
 The engine is LAMMPS (``lj/cut``) when it can be loaded, else ASE's integrators with
 pgnfast's Lennard-Jones (``engine="auto"``). Every frame's labels (energy, forces,
-per-atom energies) are recomputed by pgnfast's Lennard-Jones. Units Angstrom, eV, fs, amu,
-K, bar.
+per-atom energies, the virial stress) are recomputed by pgnfast's Lennard-Jones. Units
+Angstrom, eV, fs, amu, K, bar.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 import ase
 import numpy as np
 from ase.calculators.singlepoint import SinglePointCalculator
+from ase.stress import full_3x3_to_voigt_6_stress
 
 from ..._atomic import write_json
 from ...data.io import write_extxyz
@@ -209,18 +210,23 @@ def resolve_engine(engine: str) -> str:
 
 
 def label(frame: ase.Atoms, potential=None) -> ase.Atoms:
-    """`frame` with energy, forces and per-atom energies of pgnfast's Lennard-Jones (eV,
-    eV/Angstrom) as a SinglePointCalculator and the `type` column (all 0)."""
+    """`frame` with energy, forces, per-atom energies and (for a fully periodic cell) the
+    virial stress of pgnfast's Lennard-Jones (eV, eV/Angstrom, eV/Angstrom^3: dE/d strain /
+    volume, ASE's sign, no kinetic part) as a SinglePointCalculator and the `type` column
+    (all 0)."""
+    from ...md.calculator import pair_results
+
     potential = potential or argon_lj()
-    positions, cell = frame.positions, frame.cell[:]
-    energy, forces = potential.energy_forces(positions, cell, None, frame.pbc)
+    periodic = bool(np.all(frame.pbc))
+    results = pair_results(potential, frame.positions, frame.cell[:], frame.pbc, stress=periodic)
     labeled = frame.copy()
     labeled.new_array(TYPE_COLUMN, np.zeros(len(frame), np.int64))
     labeled.calc = SinglePointCalculator(
         labeled,
-        energy=float(energy),
-        forces=np.asarray(forces),
-        energies=potential.energies(positions, cell, None, frame.pbc),
+        energy=float(results["energy"]),
+        forces=np.asarray(results["forces"]),
+        energies=np.asarray(results["energies"]),
+        **({"stress": full_3x3_to_voigt_6_stress(results["stress"])} if periodic else {}),
     )
     return labeled
 

