@@ -10,13 +10,14 @@ pooled), side by side with pgnfast's NequIP when its metrics are given.
 DATA_FOLDER holds train0.pickle ... train6.pickle (read with the safe unpickler). --budget
 tiny runs every baseline at toy sizes in minutes (it shows the pipeline works; its numbers
 say nothing about the models); full runs the paper's sizes (hours on one CPU core: see
-docs/drafts/glass-baselines.md); --max-minutes and --epochs bound each neural baseline.
+docs/glass-baselines.md); --max-minutes and --epochs bound each neural baseline.
 Neural baselines checkpoint every epoch into --work (default: a folder under the system's
 temporary folder, never the repository) and continue from there with --resume.
 --nequip takes benchmarks/glass_nequip.py's JSON (or any {"train": {"pearson_r", "rmse",
 "mae"}, "validation": {...}}) of pgnfast's NequIP on the same split; by default that
 script's record is read when present. Writes OUT/glass_baselines_<budget>.json and .png
-(default OUT: benchmarks/results/glass_baselines).
+(default OUT: benchmarks/results/glass_baselines); the baselines of an existing record there
+that this run does not rerun are kept, each with its own date, commit and command.
 """
 
 from __future__ import annotations
@@ -173,7 +174,9 @@ def run_neural(kind, train, validation, budget, work, resume) -> dict:
 
 def plot(results, validation, nequip, path) -> None:
     names = list(results) + (["nequip"] if nequip else [])
-    figure, axes = plt.subplots(1, 1 + len(results), figsize=(4.2 * (1 + len(results)), 4))
+    # baselines kept from an earlier record have no predictions: bars only
+    shown = [name for name in results if "_predictions" in results[name]]
+    figure, axes = plt.subplots(1, 1 + len(shown), figsize=(4.2 * (1 + len(shown)), 4))
     axes = np.atleast_1d(axes)
     rows = {n: results[n] for n in results}
     if nequip:
@@ -189,7 +192,7 @@ def plot(results, validation, nequip, path) -> None:
     axes[0].set(ylabel="pooled Pearson r", title="per-atom barrier")
     axes[0].legend(fontsize=8)
     labels = validation[0].barrier
-    for axis, name in zip(axes[1:], results):
+    for axis, name in zip(axes[1:], shown):
         predicted = results[name]["_predictions"]["validation"][0]
         axis.scatter(labels, predicted, s=2, alpha=0.3)
         r = results[name]["validation"]["pooled"]["pearson_r"]
@@ -255,13 +258,22 @@ def main(argv=None) -> int:
         )
     nequip = _nequip(args.nequip)
     stem = f"glass_baselines_{args.budget}"
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    command = "python benchmarks/glass_baselines.py DATA_FOLDER " + " ".join(
+        _without_paths(sys.argv[2:])
+    )
+    for row in results.values():
+        row.update(date=now, commit=git_commit(), command=command, threads=args.threads)
+    kept = _kept_baselines(out / f"{stem}.json", set(models))
+    results = {**kept, **results}
     plot(results, validation, nequip, out / f"{stem}.png")
     record = {
         "what": "per-atom barrier baselines on the paper's split (train0-5 train, train6 "
         "validation); metrics in eV",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": now,
         "commit": git_commit(),
-        "command": "python benchmarks/glass_baselines.py DATA_FOLDER " + " ".join(sys.argv[2:]),
+        "command": command,
+        "kept_from_earlier_runs": sorted(kept),
         "machine": {
             "processor": platform.processor(),
             "threads": args.threads,
@@ -279,6 +291,38 @@ def main(argv=None) -> int:
     write_json(out / f"{stem}.json", json.loads(json.dumps(record, default=_plain)))
     print(f"wrote {stem}.json and {stem}.png to {out}")
     return 0
+
+
+def _without_paths(arguments) -> list:
+    """The command-line arguments with the folders of --out, --work and --nequip replaced
+    by their names (the record must not carry paths of the machine it ran on)."""
+    out, hide = [], {"--out": "OUT", "--work": "WORK", "--nequip": "NEQUIP"}
+    for index, argument in enumerate(arguments):
+        name = argument.split("=", 1)[0]
+        if name in hide and "=" in argument:
+            out.append(f"{name}={hide[name]}")
+        elif index and arguments[index - 1] in hide:
+            out.append(hide[arguments[index - 1]])
+        else:
+            out.append(argument)
+    return out
+
+
+def _kept_baselines(path, rerun: set) -> dict:
+    """The baselines of an existing record at `path` that this run does not rerun, each
+    with the date, commit and command of the run that produced it (so one slow baseline
+    can be rerun or added alone)."""
+    if not path.exists():
+        return {}
+    record = json.loads(path.read_text())
+    kept = {}
+    for name, row in record.get("baselines", {}).items():
+        if name not in rerun:
+            for key in ("date", "commit", "command"):
+                row.setdefault(key, record.get(key))
+            row.setdefault("threads", record.get("machine", {}).get("threads"))
+            kept[name] = row
+    return kept
 
 
 def _nequip(path) -> dict | None:

@@ -106,8 +106,8 @@ def run_models(config, folder: Path, inputs: dict) -> dict:
         progress=config.progress,
         num_threads=config.threads,
     )
-    resume = (folder / "nequip" / "checkpoint.pt").exists()
-    summary = train_models(inputs["data"][0] / "dataset", folder, models, resume=resume)
+    # the folder holds only this stage key's runs: each model resumes from its own checkpoint
+    summary = train_models(inputs["data"][0] / "dataset", folder, models, resume=True)
     nequip = summary["nequip"]["test"] or {}
     return {
         NEQUIP: {"test": nequip, "file": MODEL_FILES[NEQUIP]},

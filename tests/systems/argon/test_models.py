@@ -84,6 +84,20 @@ def test_both_models_train_on_the_same_split(rng, tmp_path):
     assert summary["direct_force"]["test"]["force_rmse"] > 0
 
 
+def test_each_model_resumes_from_its_own_checkpoint(rng, tmp_path):
+    """A direct-force run that finished beside no NequIP checkpoint is reused, not retrained,
+    when the models are trained again with resume (the `models` stage's rerun)."""
+    data = write_tiny_set(rng, tmp_path / "argon.extxyz", frames=8)
+    config = _config(nequip_epochs=1, direct_epochs=2, seed=int(rng.integers(1000)))
+    direct = train_direct_force(data, tmp_path / "models" / "direct_force", config)
+    best = tmp_path / "models" / "direct_force" / "best_model.pt"
+    before = (best.read_bytes(), best.stat().st_mtime_ns)
+    summary = train_models(data, tmp_path / "models", config, resume=True)
+    assert (best.read_bytes(), best.stat().st_mtime_ns) == before  # not written again
+    assert summary["direct_force"]["test"] == direct["metrics"]["test"]
+    assert (tmp_path / "models" / "nequip" / "best_model.pt").exists()
+
+
 def test_quick_sizes_are_smaller_than_the_defaults():
     quick, default = ArgonModelsConfig.quick(), ArgonModelsConfig()
     assert quick.nequip_num_features <= default.nequip_num_features
