@@ -6,9 +6,13 @@ and migration (NEB, string) energies, each against the exact Lennard-Jones.
 
     python benchmarks/argon_goals.py MODEL_FILE [--config examples/argon.yaml]
         [--out benchmarks/results/argon_study] [--threads 1]
+        [--hops WORK [--hop-temperatures 165] [--hop-chunks N]]
 
 Writes goals.json (Angstrom, eV, THz; errors in %). Goals: frequencies within 2 %, vacancy
-energies within 5 %.
+energies within 5 %. --hops WORK adds the model's vacancy hop runs (LAMMPS fix external, the
+config's `hops` and `model_hops` settings, at the model's own 0 K lattice constant;
+checkpointed in WORK, so a rerun resumes) beside its own and the exact potential's harmonic
+(Vineyard) rates.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ def main(argv=None) -> int:
     parser.add_argument("--config", type=Path, help="an argon config YAML (its phonons, vacancy)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--hops", type=Path, metavar="WORK", help="also run the hop runs here")
+    parser.add_argument("--hop-temperatures", type=float, nargs="+", help="K (default: config)")
+    parser.add_argument("--hop-chunks", type=int, help="chunks per temperature (default: config)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = ArgonRunConfig.from_yaml(args.config) if args.config else ArgonRunConfig.default()
@@ -91,6 +98,7 @@ def main(argv=None) -> int:
         entry["vacancy"] = {key: study[key] for key in VACANCY_KEYS}
         entry["vacancy"]["saddle_negative_modes"] = study["vineyard"].get("saddle_negative_modes")
         entry["vacancy"]["vineyard_prefactor_per_ps"] = study["vineyard"].get("prefactor")
+        entry["vacancy"]["coordination"] = study["coordination"]
         record["models"][name] = entry
         record["seconds"][name] = time.perf_counter() - started
     exact, nequip = record["models"]["exact"], record["models"]["NequIP"]
@@ -127,6 +135,10 @@ def main(argv=None) -> int:
             "threads": args.threads,
         },
     )
+    if args.hops is not None:
+        started = time.perf_counter()
+        record["hops"] = _hop_runs(args, config, record["models"])
+        record["seconds"]["hops"] = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "goals.json", record)
     print(
@@ -136,6 +148,44 @@ def main(argv=None) -> int:
         f" %); worst vacancy error {worst_vacancy:.2f} %; {args.out / 'goals.json'}"
     )
     return 0
+
+
+def _hop_runs(args, config, models) -> dict:
+    """The model's hop runs (fix external) at its own 0 K lattice constant, with the harmonic
+    rates (per ps, all paths) of its own and the exact potential's barrier and prefactor."""
+    import dataclasses
+
+    from pgnfast.analysis.rates import harmonic_rate
+    from pgnfast.systems.argon.hop_stages import RUN_KEYS
+    from pgnfast.systems.argon.hops import HopRunConfig, hop_study
+
+    settings = config.model_hops
+    fields = {f.name: getattr(config.hops, f.name) for f in dataclasses.fields(HopRunConfig)}
+    fields.update(
+        temperatures=tuple(args.hop_temperatures or settings.temperatures),
+        equilibration_steps=settings.equilibration_steps,
+        chunk_steps=settings.chunk_steps,
+        chunks=args.hop_chunks or settings.chunks,
+        lattice_constant=models["NequIP"]["lattice_constant"],
+    )
+    hops = HopRunConfig(**fields)
+    study = hop_study(hops, args.hops, progress=True, model=args.model, skin=settings.skin)
+    runs = {t: {k: run.get(k) for k in RUN_KEYS} for t, run in study["runs"].items()}
+    for t, run in runs.items():
+        for name, key in (("NequIP", "harmonic_rate"), ("exact", "exact_harmonic_rate")):
+            vacancy = models[name]["vacancy"]
+            per_path = harmonic_rate(
+                vacancy["vineyard_prefactor_per_ps"], vacancy["neb_barrier"], float(t)
+            )
+            run[key] = vacancy["coordination"] * per_path
+    return {
+        "lattice_constant": hops.lattice_constant,
+        "n_atoms": 4 * hops.n_cells**3 - 1,
+        "ensemble": hops.ensemble,
+        "skin": settings.skin,
+        "runs": runs,
+        "arrhenius": study["arrhenius"],
+    }
 
 
 if __name__ == "__main__":
