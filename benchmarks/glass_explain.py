@@ -4,12 +4,15 @@ barrier; hop and distance distributions of the important edges' atoms against th
 field; H1 cycle counts of the important edges against random edge sets of the same size.
 
     python benchmarks/glass_explain.py MODEL GLASS.extxyz [--out OUT_FOLDER] [options]
+    python benchmarks/glass_explain.py --symgnn CHECKPOINT GLASS.extxyz [...]
     python benchmarks/glass_explain.py --synthetic      # tiny random glass, untrained model
 
 MODEL is a pgnfast model file with a per-atom target (default `barrier`) in Angstrom/eV and
 type names Cu, Zr; GLASS.extxyz any periodic Cu/Zr frame (the `type` column or chemical
-symbols). OUT_FOLDER (default benchmarks/results/glass_explain) receives glass_explain.json,
-locations.png and h1.png.
+symbols). --symgnn: MODEL is instead a SymGNN checkpoint of benchmarks/glass_baselines.py
+(its best epoch; explained with its sampled transformations held fixed). OUT_FOLDER
+(default benchmarks/results/glass_explain) receives glass_explain.json, locations.png and
+h1.png.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from pgnfast.data.io import read_extxyz
 from pgnfast.errors import FileFormatError
 from pgnfast.nn.io import load_model
 from pgnfast.systems.glass import TYPE_NAMES
-from pgnfast.systems.glass.explain import explain_glass
+from pgnfast.systems.glass.explain import explain_glass, explain_symgnn_glass
 from pgnfast.systems.glass.topology import analyse_explanations, plot_h1, plot_locations
 from pgnfast.units import ATOMISTIC
 from pgnfast.validation import read_type_column
@@ -83,6 +86,9 @@ def main(argv=None) -> int:
     parser.add_argument("model", nargs="?", help="model file (per-atom target, Angstrom/eV)")
     parser.add_argument("glass", nargs="?", help="one-frame periodic Cu/Zr extxyz")
     parser.add_argument("--synthetic", action="store_true", help="tiny random glass, untrained")
+    parser.add_argument(
+        "--symgnn", action="store_true", help="MODEL is a glass_baselines SymGNN checkpoint"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--target", default="barrier")
     parser.add_argument("--per-group", type=int, default=3, help="atoms per barrier band")
@@ -101,28 +107,32 @@ def main(argv=None) -> int:
     else:
         if not (args.model and args.glass):
             parser.error("give MODEL and GLASS.extxyz, or --synthetic")
-        model = load_model(
-            args.model, units=ATOMISTIC, type_names=TYPE_NAMES, per_atom_targets=(args.target,)
-        )
+        if args.symgnn:
+            from pgnfast.systems.glass.baselines import load_baseline
+
+            model = load_baseline(args.model)
+            if model.config["kind"] != "symgnn":
+                parser.error(f"{args.model} holds a {model.config['kind']}, not a SymGNN")
+        else:
+            model = load_model(
+                args.model, units=ATOMISTIC, type_names=TYPE_NAMES, per_atom_targets=(args.target,)
+            )
         positions, cell, types = read_frame(args.glass)
         # the files are the user's: record their names, not where they lie
         source = {"model": Path(args.model).name, "glass": Path(args.glass).name}
     progress = not args.no_progress
     start = time.perf_counter()
-    result = explain_glass(
-        model,
-        positions,
-        cell,
-        types,
-        target=args.target,
-        per_group=args.per_group,
-        epochs=args.epochs,
-        lr=args.lr,
-        seed=args.seed,
-        progress=progress,
+    common = dict(
+        per_group=args.per_group, epochs=args.epochs, lr=args.lr, seed=args.seed, progress=progress
     )
+    if args.symgnn and not args.synthetic:
+        result = explain_symgnn_glass(model, positions, cell, types, **common)
+        num_layers, r_max = model.receptive_hops, model.config["cutoff"]
+    else:
+        result = explain_glass(model, positions, cell, types, target=args.target, **common)
+        num_layers, r_max = model.num_layers, model.r_max
     explain_seconds = time.perf_counter() - start
-    reach = model.num_layers * model.r_max
+    reach = num_layers * r_max
     bins = np.linspace(0.0, reach, 29)
     start = time.perf_counter()
     rows, summary = analyse_explanations(
@@ -151,7 +161,11 @@ def main(argv=None) -> int:
         "inputs": source,
         "atoms_in_glass": int(len(positions)),
         "box_Angstrom": np.diag(result.cell).tolist(),
-        "model": {"num_layers": model.num_layers, "r_max_Angstrom": model.r_max},
+        "model": {
+            "kind": "symgnn" if args.symgnn else "nequip",
+            "num_layers": num_layers,
+            "r_max_Angstrom": r_max,
+        },
         "settings": {k: v for k, v in vars(args).items() if k not in ("model", "glass", "out")},
         "receptive_field_radius_Angstrom": reach,
         "explain_seconds": explain_seconds,

@@ -9,7 +9,8 @@ holds one, `EdgeMaskCarrier`, whose propagate step runs torch-geometric's own
 to that edge (the sigmoided mask while GNNExplainer trains it, the raw mask for
 `get_masked_prediction`, nothing when no explainer is attached), and it goes to NequIP's
 edge-mask hook (`NequIP.forward(..., edge_mask=)`, which multiplies every layer's messages).
-A model built from PyG layers (GATConv, the SymGNN baseline) is explained as it is.
+A model built from PyG layers (GATConv, the SymGNN baseline) is explained as it is;
+SymGNN's sampled transformations are held fixed (`explain_symgnn_glass`).
 
     from pgnfast.systems.glass.explain import explain_glass
     result = explain_glass(model, glass.positions, glass.cell, glass.types, per_group=3)
@@ -42,8 +43,10 @@ __all__ = [
     "EdgeMaskCarrier",
     "GlassExplanations",
     "NequIPExplainModel",
+    "SymGNNExplainModel",
     "explain_atoms",
     "explain_glass",
+    "explain_symgnn_glass",
     "sample_atoms",
 ]
 
@@ -353,4 +356,80 @@ def explain_glass(
         groups={name: [int(a) for a in members] for name, members in groups.items()},
         explanations=explanations,
         num_layers=model.num_layers,
+    )
+
+
+class SymGNNExplainModel(torch.nn.Module):
+    """The SymGNN baseline as torch-geometric's explainers call models, with its sampled
+    transformations held fixed: forward(x, edge_index, edge_vectors) -> (N,) standardised
+    barriers ((prediction - label mean) / label std). x: (N, 2) one-hot types; edge_index
+    (2, E) (sender, receiver); edge_vectors (E, 3) Angstrom. frames: SymGNN.sample_frames of
+    the whole glass. Its equivariant sampler draws the frames from every atom it sees, so
+    without fixed frames a receptive field would predict something else than the glass."""
+
+    def __init__(self, model, frames):
+        super().__init__()
+        self.model, self.frames = model, frames
+
+    def forward(self, x, edge_index, edge_vectors) -> torch.Tensor:
+        out = self.model(x, edge_index, edge_vectors, frames=self.frames)
+        return (out - self.model.label_mean) / self.model.label_std
+
+
+def explain_symgnn_glass(
+    model,
+    positions,
+    cell,
+    types,
+    *,
+    per_group: int = 3,
+    atoms=None,
+    epochs: int = 100,
+    lr: float = 0.01,
+    coefficients: dict | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> GlassExplanations:
+    """Explain the SymGNN baseline's barriers on one periodic glass (positions (N, 3) and
+    cell (3, 3) Angstrom, types (N,) 0 Cu / 1 Zr) as explain_glass explains NequIP: atoms
+    from the low, middle and high bands of the prediction (or the given atoms), each on its
+    receptive field of the model's graph (its cutoff, model.receptive_hops layers), with the
+    transformations drawn once from the whole glass (seed) and held fixed."""
+    from .baselines.graphs import graph_from_arrays
+
+    dtype = next(model.parameters()).dtype
+    graph = graph_from_arrays(positions, types, cell, model.config["cutoff"], dtype=dtype)
+    x = torch.nn.functional.one_hot(graph.types, 2).to(dtype)
+    model.eval()
+    with torch.no_grad():
+        frames = model.sample_frames(x, graph.edge_index, graph.edge_vectors, seed=seed)
+        adapter = SymGNNExplainModel(model, frames)
+        predictions = model(x, graph.edge_index, graph.edge_vectors, frames=frames).numpy()
+    if atoms is None:
+        groups = sample_atoms(predictions, per_group, np.random.default_rng(check_seed(seed)))
+    else:
+        groups = {"chosen": np.asarray(atoms)}
+    explanations = explain_atoms(
+        adapter,
+        x,
+        graph.edge_index,
+        np.concatenate(list(groups.values())),
+        num_layers=model.receptive_hops,
+        edge_inputs={"edge_vectors": graph.edge_vectors},
+        epochs=epochs,
+        lr=lr,
+        coefficients=coefficients,
+        seed=seed,
+        progress=progress,
+    )
+    explanations = [replace(e, prediction=float(predictions[e.atom])) for e in explanations]
+    return GlassExplanations(
+        positions=np.asarray(positions, np.float64),
+        cell=np.asarray(cell, np.float64) if np.ndim(cell) == 2 else np.diag(cell),
+        senders=graph.edge_index[0].numpy(),
+        receivers=graph.edge_index[1].numpy(),
+        predictions=predictions.astype(np.float64),
+        groups={name: [int(a) for a in members] for name, members in groups.items()},
+        explanations=explanations,
+        num_layers=model.receptive_hops,
     )

@@ -11,6 +11,7 @@ import torch
 
 pytest.importorskip("torch_geometric")
 
+from pgnfast.errors import FileFormatError  # noqa: E402
 from pgnfast.geometry import minimum_image  # noqa: E402
 from pgnfast.systems.glass.baselines import (  # noqa: E402
     OrthogonalSampler,
@@ -367,3 +368,66 @@ def test_batched_glasses_predict_as_separate_ones(rng):
     model = model.double().eval()
     separate = np.concatenate([predict(model, g) for g in graphs])
     np.testing.assert_allclose(predict(model, batched), separate, rtol=1e-12, atol=1e-12)
+
+
+def test_symgnn_fixed_frames_make_a_receptive_field_predict_as_the_glass(rng):
+    """The equivariant sampler draws its frames from every atom of the graph it sees: a
+    subgraph predicts otherwise, unless the whole glass's frames are passed (sample_frames)."""
+    torch.manual_seed(int(rng.integers(2**31)))
+    positions, types, box = jittered_glass(rng, cells=7)
+    graph = graph_from_arrays(positions, types, box, CUTOFF, dtype=torch.float64)
+    model = small_symgnn(eval_samples=2, heads=(2, 1)).double().eval()
+    seed = int(rng.integers(1000))
+    with torch.no_grad():
+        frames = model.sample_frames(graph.types, graph.edge_index, graph.edge_vectors, seed=seed)
+        whole = model(graph.types, graph.edge_index, graph.edge_vectors, seed=seed)
+        fixed = model(graph.types, graph.edge_index, graph.edge_vectors, frames=frames)
+        torch.testing.assert_close(fixed, whole, rtol=0, atol=0)  # the same draws
+        atom = int(rng.integers(len(types)))
+        sub = subgraph_around(graph, torch.tensor([atom]), model.receptive_hops)
+        # the atom in the subgraph: subgraph_around keeps atoms in order
+        local = int(torch.nonzero(sub.centres)[0, 0])
+        with_frames = model(sub.types, sub.edge_index, sub.edge_vectors, frames=frames)
+        drawn_again = model(sub.types, sub.edge_index, sub.edge_vectors, seed=seed)
+    assert sub.n_atoms < graph.n_atoms
+    assert float(with_frames[local]) == pytest.approx(float(whole[atom]), rel=1e-10, abs=1e-12)
+    assert float(drawn_again[local]) != pytest.approx(float(whole[atom]), rel=1e-6)
+
+
+def test_explain_symgnn_glass_end_to_end(rng):
+    from pgnfast.systems.glass.explain import GROUP_BANDS, explain_symgnn_glass
+
+    torch.manual_seed(int(rng.integers(2**31)))
+    positions, types, box = jittered_glass(rng, cells=6)
+    model = small_symgnn(eval_samples=2, heads=(2, 1)).double().eval()
+    result = explain_symgnn_glass(
+        model, positions, np.diag(box), types, per_group=1, epochs=3, seed=int(rng.integers(99))
+    )
+    assert set(result.groups) == set(GROUP_BANDS)
+    assert result.num_layers == model.receptive_hops
+    for explanation in result.explanations:
+        assert explanation.prediction == result.predictions[explanation.atom]
+        assert explanation.edge_mask.shape == explanation.field.edges.shape
+        assert np.all((explanation.edge_mask >= 0) & (explanation.edge_mask <= 1))
+
+
+@pytest.mark.parametrize("kind", ["symgnn", "schnet"])
+def test_load_baseline_gives_the_best_epoch_model(rng, tmp_path, kind):
+    from pgnfast.systems.glass.baselines import load_baseline
+
+    graphs = labelled_graphs(rng, 2, cells=3)
+    torch.manual_seed(int(rng.integers(2**31)))
+    model = (
+        small_symgnn(heads=(2, 1))
+        if kind == "symgnn"
+        else SchNetNode(hidden=8, filters=8, interactions=2, gaussians=6, cutoff=CUTOFF)
+    )
+    config = TrainConfig(epochs=2, learning_rate=1e-2, centres_per_step=5, seed=3)
+    fit_model(model, graphs[:1], graphs[1:], config, tmp_path / "run.pt")  # leaves the best
+    loaded = load_baseline(tmp_path / "run.pt")
+    assert loaded.config == model.config and not loaded.training
+    graph = graphs[1]
+    np.testing.assert_array_equal(predict(loaded, graph, seed=5), predict(model, graph, seed=5))
+    (tmp_path / "other.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(FileFormatError, match="cannot be read|not a glass-baseline"):
+        load_baseline(tmp_path / "other.pt")

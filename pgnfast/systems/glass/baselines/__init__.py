@@ -31,6 +31,7 @@ _EXPORTS = {
     "evaluate_model": "training",
     "evaluate_predictions": "training",
     "fit_model": "training",
+    "load_baseline": "training",
     "predict": "training",
 }
 

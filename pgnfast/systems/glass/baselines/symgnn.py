@@ -14,8 +14,10 @@ atom types (0 Cu, 1 Zr) or their (N, 2) one-hot float rows (the form torch_geome
 needs: node features of shape (N, F)), edge_index (2, E) (sender j, receiver i), edge_vectors (E, 3)
 Angstrom r_j - r_i; batch (N,) glass of each atom; seed: draw the sampler's noise from
 torch.Generator().manual_seed(seed) (the same seed, the same matrices: what an explainer
-that calls the model many times needs). Returns (N,) eV. The attention layers are PyG
-`MessagePassing` modules, so torch_geometric.explain's edge masks apply to them.
+that calls the model many times needs); frames: fixed transformations (`sample_frames`),
+which a subgraph needs to predict what the whole glass predicts. Returns (N,) eV. The
+attention layers are PyG `MessagePassing` modules, so torch_geometric.explain's edge masks
+apply to them.
 """
 
 from __future__ import annotations
@@ -135,15 +137,37 @@ class SymGNN(nn.Module):
         self.label_mean.fill_(float(mean))
         self.label_std.fill_(float(std))
 
-    def symmetrized_edges(self, types, edge_index, edge_vectors, batch=None, seed=None):
-        """(E, hidden) edge features: the edge MLP averaged over sampled transformations;
-        types (N,) int64."""
+    def sample_frames(self, x, edge_index, edge_vectors, batch=None, seed=None):
+        """The sampled transformations of one forward call: (matrices (S, G, 3, 3), weights
+        (S,)), S the training or evaluation sample count; inputs as forward. Passing them
+        back as forward(..., frames=) holds them fixed, e.g. while a subgraph is explained
+        (the equivariant sampler draws them from every atom of the graph it sees)."""
+        types = self._types_and_features(x, edge_vectors.dtype)[0]
         graphs = 1 if batch is None or batch.numel() == 0 else int(batch.max()) + 1
         generator = None if seed is None else torch.Generator().manual_seed(int(seed))
         samples = self.num_samples if self.training else self.eval_samples
-        matrices, weights = self.sampler.sample(
+        return self.sampler.sample(
             samples, edge_index, edge_vectors, types, batch, graphs, generator
         )
+
+    def symmetrized_edges(
+        self, types, edge_index, edge_vectors, batch=None, seed=None, frames=None
+    ):
+        """(E, hidden) edge features: the edge MLP averaged over sampled transformations
+        (or the given `frames`, see sample_frames); types (N,) int64."""
+        graphs = 1 if batch is None or batch.numel() == 0 else int(batch.max()) + 1
+        if frames is None:
+            frames = self.sample_frames(types, edge_index, edge_vectors, batch, seed)
+        matrices, weights = frames
+        if matrices.dim() != 4 or matrices.shape[1:] != (graphs, 3, 3):
+            raise InputError(
+                f"frames: matrices must have shape (S, {graphs}, 3, 3), got {tuple(matrices.shape)}"
+            )
+        if weights.shape != (matrices.shape[0],):
+            raise InputError(
+                f"frames: weights must have shape ({matrices.shape[0]},), got "
+                f"{tuple(weights.shape)}"
+            )
         receivers = edge_index[1]
         edge_graph = torch.zeros_like(receivers) if batch is None else batch[receivers]  # (E,)
         features = 0
@@ -155,15 +179,21 @@ class SymGNN(nn.Module):
             features = features + weight * self.edge_encoder(transformed.to(edge_vectors.dtype))
         return self.edge_norm(features)
 
-    def forward(self, x, edge_index, edge_vectors, batch=None, seed=None) -> torch.Tensor:
-        """Per-atom barriers (N,) eV (see the module docstring)."""
+    @staticmethod
+    def _types_and_features(x, dtype):
         if x.dim() == 1:
-            types, features = x, nn.functional.one_hot(x, 2).to(edge_vectors.dtype)
-        elif x.dim() == 2 and x.shape[1] == 2:
-            types, features = x.argmax(dim=1), x.to(edge_vectors.dtype)
-        else:
-            raise InputError(f"x must be (N,) types or (N, 2) one-hot rows, got {tuple(x.shape)}")
-        edges = self.symmetrized_edges(types, edge_index, edge_vectors, batch, seed)
+            return x, nn.functional.one_hot(x, 2).to(dtype)
+        if x.dim() == 2 and x.shape[1] == 2:
+            return x.argmax(dim=1), x.to(dtype)
+        raise InputError(f"x must be (N,) types or (N, 2) one-hot rows, got {tuple(x.shape)}")
+
+    def forward(
+        self, x, edge_index, edge_vectors, batch=None, seed=None, frames=None
+    ) -> torch.Tensor:
+        """Per-atom barriers (N,) eV (see the module docstring); frames: fixed
+        transformations from sample_frames (then seed is not used)."""
+        types, features = self._types_and_features(x, edge_vectors.dtype)
+        edges = self.symmetrized_edges(types, edge_index, edge_vectors, batch, seed, frames)
         h = self.node_encoder(features)
         for conv, norm, projection in zip(self.convs, self.norms, self.projections):
             update = projection(torch.relu(norm(conv(h, edge_index, edges))))

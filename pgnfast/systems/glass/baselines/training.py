@@ -139,6 +139,29 @@ def _load(path: Path) -> dict:
     return saved
 
 
+def load_baseline(path):
+    """The trained SymGNN or SchNet of a fit_model checkpoint file, with the weights of its
+    best validation epoch, in eval mode. FileFormatError for a damaged file or another kind
+    of file."""
+    saved = _load(Path(path))
+    settings = dict(saved["model_config"])
+    kind = settings.pop("kind", None)
+    if kind == "symgnn":
+        from .symgnn import SymGNN
+
+        model = SymGNN(**settings)
+    elif kind == "schnet":
+        from .schnet import SchNetNode
+
+        model = SchNetNode(**settings)
+    else:
+        raise FileFormatError(f"checkpoint {path}: unknown model kind {kind!r}")
+    best = saved["best_model"]
+    model = model.to(next(iter(best.values())).dtype)
+    model.load_state_dict(best)
+    return model.eval()
+
+
 def _check_resume(saved: dict, model, config: dict, fingerprint: str, path) -> None:
     problems = []
     if saved["model_config"] != model.config:
