@@ -46,10 +46,13 @@ def yaml_loader():
 
 
 def load_yaml(stream):
-    """yaml.load of a string or open file with `yaml_loader()` (safe; 1e5 is a float)."""
-    import yaml
-
-    return yaml.load(stream, Loader=yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    """One YAML document from a string or open file, read by `yaml_loader()` (a
+    yaml.SafeLoader: plain data only; 1e5 is a float)."""
+    loader = yaml_loader()(stream)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def read_yaml(path) -> dict:

@@ -327,35 +327,67 @@ def explain_glass(
     adapter = NequIPExplainModel(model, graph.cell[0], target)
     with torch.no_grad():
         predictions = model(graph, compute_forces=False)["per_atom"][target].cpu().numpy()
+    return _explain_groups(
+        adapter,
+        graph.positions,
+        torch.stack([graph.senders, graph.receivers]),
+        predictions,
+        positions=graph.positions.cpu().numpy(),
+        cell=graph.cell[0].cpu().numpy(),
+        num_layers=model.num_layers,
+        node_inputs={"types": graph.types},
+        edge_inputs={"shifts": graph.shifts},
+        per_group=per_group,
+        atoms=atoms,
+        explain_options=dict(
+            epochs=epochs, lr=lr, coefficients=coefficients, seed=seed, progress=progress
+        ),
+    )
+
+
+def _explain_groups(
+    adapter,
+    x,
+    edge_index,
+    predictions,
+    *,
+    positions,
+    cell,
+    num_layers,
+    per_group,
+    atoms,
+    explain_options,
+    node_inputs=None,
+    edge_inputs=None,
+) -> GlassExplanations:
+    """explain_atoms on the atoms of each prediction band (or the given atoms, group
+    "chosen"), with each explanation's prediction in label units (the adapters explain
+    standardised ones)."""
     if atoms is None:
-        groups = sample_atoms(predictions, per_group, np.random.default_rng(check_seed(seed)))
+        rng = np.random.default_rng(check_seed(explain_options["seed"]))
+        groups = sample_atoms(predictions, per_group, rng)
     else:
         groups = {"chosen": np.asarray(atoms)}
     explanations = explain_atoms(
         adapter,
-        graph.positions,
-        torch.stack([graph.senders, graph.receivers]),
+        x,
+        edge_index,
         np.concatenate(list(groups.values())),
-        num_layers=model.num_layers,
-        node_inputs={"types": graph.types},
-        edge_inputs={"shifts": graph.shifts},
-        epochs=epochs,
-        lr=lr,
-        coefficients=coefficients,
-        seed=seed,
-        progress=progress,
+        num_layers=num_layers,
+        node_inputs=node_inputs,
+        edge_inputs=edge_inputs,
+        **explain_options,
     )
-    # predictions in label units (the adapter explains standardised ones)
     explanations = [replace(e, prediction=float(predictions[e.atom])) for e in explanations]
     return GlassExplanations(
-        positions=graph.positions.cpu().numpy().astype(np.float64),
-        cell=graph.cell[0].cpu().numpy().astype(np.float64),
-        senders=graph.senders.cpu().numpy(),
-        receivers=graph.receivers.cpu().numpy(),
-        predictions=predictions.astype(np.float64),
+        positions=np.asarray(positions, np.float64),
+        cell=np.asarray(cell, np.float64),
+        senders=edge_index[0].cpu().numpy(),
+        receivers=edge_index[1].cpu().numpy(),
+        predictions=np.asarray(predictions, np.float64),
         groups={name: [int(a) for a in members] for name, members in groups.items()},
         explanations=explanations,
-        num_layers=model.num_layers,
+        num_layers=num_layers,
     )
 
 
@@ -405,31 +437,18 @@ def explain_symgnn_glass(
         frames = model.sample_frames(x, graph.edge_index, graph.edge_vectors, seed=seed)
         adapter = SymGNNExplainModel(model, frames)
         predictions = model(x, graph.edge_index, graph.edge_vectors, frames=frames).numpy()
-    if atoms is None:
-        groups = sample_atoms(predictions, per_group, np.random.default_rng(check_seed(seed)))
-    else:
-        groups = {"chosen": np.asarray(atoms)}
-    explanations = explain_atoms(
+    return _explain_groups(
         adapter,
         x,
         graph.edge_index,
-        np.concatenate(list(groups.values())),
+        predictions,
+        positions=positions,
+        cell=cell if np.ndim(cell) == 2 else np.diag(cell),
         num_layers=model.receptive_hops,
         edge_inputs={"edge_vectors": graph.edge_vectors},
-        epochs=epochs,
-        lr=lr,
-        coefficients=coefficients,
-        seed=seed,
-        progress=progress,
-    )
-    explanations = [replace(e, prediction=float(predictions[e.atom])) for e in explanations]
-    return GlassExplanations(
-        positions=np.asarray(positions, np.float64),
-        cell=np.asarray(cell, np.float64) if np.ndim(cell) == 2 else np.diag(cell),
-        senders=graph.edge_index[0].numpy(),
-        receivers=graph.edge_index[1].numpy(),
-        predictions=predictions.astype(np.float64),
-        groups={name: [int(a) for a in members] for name, members in groups.items()},
-        explanations=explanations,
-        num_layers=model.receptive_hops,
+        per_group=per_group,
+        atoms=atoms,
+        explain_options=dict(
+            epochs=epochs, lr=lr, coefficients=coefficients, seed=seed, progress=progress
+        ),
     )
