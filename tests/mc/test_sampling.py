@@ -38,6 +38,28 @@ def _chi_square_p(samples, pdf, edges, thin_factor=1.0):
     return stats.chi2.sf(chi2, len(counts) - 1)
 
 
+def _block_hotelling_p(frames, pdf, edges, blocks):
+    """p-value that binned samples follow a density, whatever their correlations: frames
+    (S, m) holds m samples per frame, frames in chain order. The bin fractions of `blocks`
+    consecutive runs of frames (each much longer than the chain's correlation time) are
+    compared with the expected fractions by Hotelling's T^2 test, whose covariance comes
+    from the blocks themselves, so samples sharing a frame or a rejected move need no
+    assumed thinning factor."""
+    probabilities = np.array([integrate.quad(pdf, a, b)[0] for a, b in zip(edges[:-1], edges[1:])])
+    probabilities /= probabilities.sum()
+    fractions = []
+    for block in np.array_split(np.asarray(frames), blocks):
+        counts, _ = np.histogram(block, edges)
+        fractions.append(counts / counts.sum())
+    fractions = np.array(fractions)[:, :-1]  # the last bin is fixed by the others
+    offset = fractions.mean(axis=0) - probabilities[:-1]
+    dims = len(offset)
+    assert blocks > dims + 5, "too few blocks for the covariance of the bin fractions"
+    t2 = blocks * offset @ np.linalg.solve(np.cov(fractions, rowvar=False), offset)
+    f_statistic = (blocks - dims) / (dims * (blocks - 1)) * t2
+    return stats.f.sf(f_statistic, dims, blocks - dims)
+
+
 def test_harmonic_tethers_sample_gaussians_at_every_temperature():
     """Each tethered particle is Gaussian with variance T/k per axis, at all K temperatures,
     with checkerboard batches (many moves per batch)."""

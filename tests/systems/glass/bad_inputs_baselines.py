@@ -125,3 +125,15 @@ def baseline_resume_other_config(rng, tmp_path):
     path = tmp_path / "symgnn.pt"
     fit_model(model, [graph], [graph], TrainConfig(epochs=1), checkpoint=path)
     fit_model(model, [graph], [graph], TrainConfig(epochs=2, learning_rate=0.1), path, True)
+
+
+@bad_input(
+    "pgnfast.systems.glass.baselines.recalibrate_batch_norm",
+    "batch-norm statistics asked of no glass",
+    InputError,
+    r"recalibrate_batch_norm needs at least one glass graph",
+)
+def baseline_recalibrate_no_glass(rng, tmp_path):
+    from pgnfast.systems.glass.baselines import SymGNN, recalibrate_batch_norm
+
+    recalibrate_batch_norm(SymGNN(hidden=8, head_width=2, heads=(2, 1), cutoff=4.0), [])

@@ -431,3 +431,44 @@ def test_load_baseline_gives_the_best_epoch_model(rng, tmp_path, kind):
     (tmp_path / "other.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(FileFormatError, match="cannot be read|not a glass-baseline"):
         load_baseline(tmp_path / "other.pt")
+
+
+def test_batch_norm_statistics_recalibrated_to_the_glasses_as_predicted(rng, tmp_path):
+    """After fit_model, each batch-norm layer's running mean and variance are the equal-weight
+    means over the training glasses of its input's batch statistics in prediction mode (no
+    dropout, evaluation samples, the seeds 0, 1, ...), recomputed here from hooked inputs;
+    the checkpoint's best model carries them."""
+    from pgnfast.systems.glass.baselines import load_baseline
+
+    graphs = labelled_graphs(rng, 3, cells=3)
+    torch.manual_seed(int(rng.integers(2**31)))
+    model = small_symgnn(heads=(2, 1), num_samples=1, eval_samples=3, dropout=0.3)
+    config = TrainConfig(epochs=2, learning_rate=1e-2, seed=int(rng.integers(1000)))
+    fit_model(model, graphs[:2], graphs[2:], config, tmp_path / "run.pt")
+    norms = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm1d)}
+    assert len(norms) >= 2
+    inputs = {name: [] for name in norms}
+    probe = load_baseline(tmp_path / "run.pt")
+    hooks = [
+        m.register_forward_hook(lambda m, args, out, name=n: inputs[name].append(args[0]))
+        for n, m in probe.named_modules()
+        if n in norms
+    ]
+    for m in probe.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.train()  # normalise each glass by its own statistics, as during recalibration
+    with torch.no_grad():
+        for k, graph in enumerate(graphs[:2]):
+            probe(graph.types, graph.edge_index, graph.edge_vectors, graph.batch, k)
+    for hook in hooks:
+        hook.remove()
+    loaded = load_baseline(tmp_path / "run.pt").state_dict()
+    for name, norm in norms.items():
+        seen = [x.double().numpy() for x in inputs[name]]
+        mean = np.mean([x.mean(axis=0) for x in seen], axis=0)
+        variance = np.mean([x.var(axis=0, ddof=1) for x in seen], axis=0)
+        close = dict(rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(norm.running_mean.double().numpy(), mean, **close)
+        np.testing.assert_allclose(norm.running_var.double().numpy(), variance, **close)
+        torch.testing.assert_close(loaded[f"{name}.running_mean"], norm.running_mean)
+        torch.testing.assert_close(loaded[f"{name}.running_var"], norm.running_var)

@@ -33,6 +33,7 @@ _EXPORTS = {
     "fit_model": "training",
     "load_baseline": "training",
     "predict": "training",
+    "recalibrate_batch_norm": "training",
 }
 
 __all__ = sorted(_EXPORTS)
