@@ -98,6 +98,8 @@ def main(argv=None) -> int:
         entry["vacancy"] = {key: study[key] for key in VACANCY_KEYS}
         entry["vacancy"]["saddle_negative_modes"] = study["vineyard"].get("saddle_negative_modes")
         entry["vacancy"]["vineyard_prefactor_per_ps"] = study["vineyard"].get("prefactor")
+        for key in ("saddle_lowest_eigenvalues", "minimum_lowest_eigenvalues"):
+            entry["vacancy"][key] = study["vineyard"].get(key)
         entry["vacancy"]["coordination"] = study["coordination"]
         record["models"][name] = entry
         record["seconds"][name] = time.perf_counter() - started

@@ -138,14 +138,23 @@ def mass_weighted_eigenvalues(hessian, masses) -> np.ndarray:
 
 
 def _without_zero_modes(eigenvalues, n_zero_modes: int, where: str) -> np.ndarray:
-    values = np.sort(np.asarray(eigenvalues, np.float64).reshape(-1))
+    values = np.asarray(eigenvalues, np.float64).reshape(-1)
     if isinstance(n_zero_modes, bool) or not isinstance(n_zero_modes, int) or n_zero_modes < 0:
         raise InputError(f"n_zero_modes must be an integer >= 0, got {n_zero_modes!r}")
     if len(values) <= n_zero_modes + 1:
         raise InputError(f"{where}: {len(values)} eigenvalues leave no vibrational mode")
     check_finite(values, f"{where} eigenvalues")
+    values = np.sort(values)
     order = np.argsort(np.abs(values))
     return np.sort(values[order[n_zero_modes:]])
+
+
+def count_negative_modes(eigenvalues, n_zero_modes: int = 3) -> int:
+    """Negative eigenvalues besides the `n_zero_modes` closest to zero (3 translations in a
+    periodic cell), whatever sign rounding gave those: a float32 model's translations come
+    out near -1e-8 of the largest eigenvalue, and a plain sign count takes one for a
+    second unstable mode."""
+    return int((_without_zero_modes(eigenvalues, n_zero_modes, "the spectrum") < 0).sum())
 
 
 def vineyard_prefactor(minimum_eigenvalues, saddle_eigenvalues, n_zero_modes: int = 3) -> float:
@@ -189,6 +198,7 @@ def harmonic_rate(prefactor, barrier, temperature) -> float:
 __all__ = [
     "BOLTZMANN_EV_PER_K",
     "THZ_PER_UNIT",
+    "count_negative_modes",
     "ArrheniusFit",
     "arrhenius_fit",
     "counted_rate",

@@ -89,6 +89,20 @@ def rates_arrhenius_no_event(rng, tmp_path):
 
 
 @bad_input(
+    "pgnfast.analysis.rates.count_negative_modes",
+    "a spectrum with a NaN eigenvalue",
+    InputError,
+    r"the spectrum eigenvalues has a non-finite entry at flat index 4",
+)
+def rates_count_negative_modes_nan(rng, tmp_path):
+    from pgnfast.analysis.rates import count_negative_modes
+
+    values = rng.uniform(0.1, 1.0, 9)
+    values[4] = np.nan
+    count_negative_modes(values)
+
+
+@bad_input(
     "pgnfast.analysis.rates.vineyard_prefactor",
     "a saddle with two negative modes",
     InputError,

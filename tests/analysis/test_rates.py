@@ -12,6 +12,7 @@ from pgnfast.analysis.rates import (
     BOLTZMANN_EV_PER_K,
     THZ_PER_UNIT,
     arrhenius_fit,
+    count_negative_modes,
     counted_rate,
     harmonic_rate,
     mass_weighted_eigenvalues,
@@ -123,6 +124,21 @@ def test_vineyard_refuses_a_saddle_with_two_negative_modes(rng):
         vineyard_prefactor(
             mass_weighted_eigenvalues(minimum, 40.0), mass_weighted_eigenvalues(minimum, 40.0)
         )
+
+
+@pytest.mark.parametrize("unstable", [0, 1, 2])
+def test_negative_modes_counted_besides_the_zero_modes_whatever_their_sign(rng, unstable):
+    """A spectrum with `unstable` negative modes and three translations carrying float32-size
+    noise of random sign (one at least negative): the count is `unstable`, where a plain
+    count of negative values would see the noise too."""
+    stable = rng.uniform(1e-4, 2e-2, 20)
+    negative = -rng.uniform(5e-4, 3e-3, unstable)
+    largest = max(stable.max(), np.abs(negative).max(initial=0.0))
+    zero = rng.uniform(-3e-8, 3e-8, 3) * largest
+    zero[0] = -abs(zero[0])
+    spectrum = rng.permutation(np.concatenate([stable, negative, zero]))
+    assert count_negative_modes(spectrum) == unstable
+    assert count_negative_modes(spectrum, n_zero_modes=0) == unstable + (zero < 0).sum()
 
 
 def test_harmonic_rate(rng):

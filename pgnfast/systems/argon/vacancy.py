@@ -15,7 +15,12 @@ import numpy as np
 
 from ...analysis.hessian import hessian_finite_differences, lennard_jones_hessian
 from ...analysis.paths import FireSettings, fire_relax, neb, potential_band, string_method
-from ...analysis.rates import harmonic_rate, mass_weighted_eigenvalues, vineyard_prefactor
+from ...analysis.rates import (
+    count_negative_modes,
+    harmonic_rate,
+    mass_weighted_eigenvalues,
+    vineyard_prefactor,
+)
 from ...errors import InputError
 from ...geometry import fractional, wrap
 from ...potentials import LennardJones
@@ -201,7 +206,7 @@ def saddle_check(model, minimum, saddle, cell, masses=MASS, hessian_function=Non
     prefactor = vineyard_prefactor(at_minimum, at_saddle, n_zero_modes=3)
     return {
         "prefactor": prefactor,
-        "saddle_negative_modes": int((at_saddle < -1e-8 * np.abs(at_saddle).max()).sum()),
+        "saddle_negative_modes": count_negative_modes(at_saddle, n_zero_modes=3),
         "saddle_lowest_eigenvalues": np.sort(at_saddle)[:5].tolist(),
         "minimum_lowest_eigenvalues": np.sort(at_minimum)[:5].tolist(),
     }
