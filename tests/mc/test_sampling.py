@@ -27,12 +27,17 @@ class EnergyRecorder:
         pass
 
 
+def _bin_probabilities(pdf, edges) -> np.ndarray:
+    """The density's probability in each bin, normalised over the bins."""
+    probabilities = np.array([integrate.quad(pdf, a, b)[0] for a, b in zip(edges[:-1], edges[1:])])
+    return probabilities / probabilities.sum()
+
+
 def _chi_square_p(samples, pdf, edges, thin_factor=1.0):
     """p-value of a chi-square test of binned samples against a density, with the count
     deflated by thin_factor (>= 1) for correlated samples."""
     counts, _ = np.histogram(samples, edges)
-    probabilities = np.array([integrate.quad(pdf, a, b)[0] for a, b in zip(edges[:-1], edges[1:])])
-    probabilities /= probabilities.sum()
+    probabilities = _bin_probabilities(pdf, edges)
     expected = probabilities * counts.sum()
     chi2 = np.sum((counts - expected) ** 2 / expected) / thin_factor
     return stats.chi2.sf(chi2, len(counts) - 1)
@@ -45,8 +50,7 @@ def _block_hotelling_p(frames, pdf, edges, blocks):
     compared with the expected fractions by Hotelling's T^2 test, whose covariance comes
     from the blocks themselves, so samples sharing a frame or a rejected move need no
     assumed thinning factor."""
-    probabilities = np.array([integrate.quad(pdf, a, b)[0] for a, b in zip(edges[:-1], edges[1:])])
-    probabilities /= probabilities.sum()
+    probabilities = _bin_probabilities(pdf, edges)
     fractions = []
     for block in np.array_split(np.asarray(frames), blocks):
         counts, _ = np.histogram(block, edges)

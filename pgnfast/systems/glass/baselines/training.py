@@ -263,6 +263,24 @@ def fit_model(
         labels = torch.cat([g.labels for g in train_graphs]).double()
         model.set_label_statistics(labels.mean(), labels.std())
     std = float(model.label_std)
+
+    def write_checkpoint(weights, best):
+        record = {
+            "kind": CHECKPOINT_KIND,
+            "model": weights,
+            "optimizer": optimizer.state_dict(),
+            "best_model": best,
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "state": state,
+            "config": config_dict,
+            "model_config": model.config,
+            "data": fingerprint,
+        }
+        record["checksum"] = checksum(record)
+        os.makedirs(path.parent, exist_ok=True)
+        save_atomic(record, path)
+
     start = time.perf_counter() - state["seconds"]
     deadline = None if config.max_minutes is None else start + 60.0 * config.max_minutes
     stopped = "epochs"
@@ -307,40 +325,13 @@ def fit_model(
             best_weights = copy.deepcopy(model.state_dict())
         state["epoch"], state["seconds"] = epoch + 1, time.perf_counter() - start
         if path is not None:
-            record = {
-                "kind": CHECKPOINT_KIND,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "best_model": best_weights,
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "state": state,
-                "config": config_dict,
-                "model_config": model.config,
-                "data": fingerprint,
-            }
-            record["checksum"] = checksum(record)
-            os.makedirs(path.parent, exist_ok=True)
-            save_atomic(record, path)
+            write_checkpoint(model.state_dict(), best_weights)
         if stopped != "epochs":
             break
-    current = copy.deepcopy(model.state_dict())
+    current = None if path is None else copy.deepcopy(model.state_dict())
     model.load_state_dict(best_weights)
     if recalibrate_batch_norm(model, train_graphs) and path is not None:
-        record = {
-            "kind": CHECKPOINT_KIND,
-            "model": current,
-            "optimizer": optimizer.state_dict(),
-            "best_model": copy.deepcopy(model.state_dict()),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "state": state,
-            "config": config_dict,
-            "model_config": model.config,
-            "data": fingerprint,
-        }
-        record["checksum"] = checksum(record)
-        save_atomic(record, path)
+        write_checkpoint(current, model.state_dict())
     return {
         "history": state["history"],
         "best_epoch": state["best_epoch"],
